@@ -1,10 +1,39 @@
 //! ws-native: the Rust core of a WebSocket library for Node.js.
+//!
+//! The protocol core is sans-I/O (bytes in, events out; messages in, bytes
+//! out) and usable without N-API:
+//!
+//! - [`receiver`]: the receiving state machine (see docs/binding.md),
+//! - [`frame`]: frame layout and the frame encoder,
+//! - [`mask`], [`utf8`], [`close`]: masking, streaming UTF-8 validation,
+//!   close payloads,
+//! - [`handshake`], [`subprotocol`], [`extension`]: opening-handshake
+//!   helpers and header parsers,
+//! - [`errors`]: the protocol error table.
+//!
+//! The `napi_*` modules are the thin N-API surface over it.
 #![deny(clippy::all)]
 
-use napi_derive::napi;
+pub mod close;
+pub mod errors;
+pub mod extension;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod receiver;
+pub mod subprotocol;
+pub mod token;
+pub mod utf8;
 
-/// Placeholder until the core lands.
-#[napi]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
+// The exports are reached only through N-API registration, which unit test
+// builds do not see.
+#[cfg_attr(test, allow(dead_code))]
+mod napi_encode;
+#[cfg_attr(test, allow(dead_code))]
+mod napi_errors;
+#[cfg_attr(test, allow(dead_code))]
+mod napi_handshake;
+#[cfg_attr(test, allow(dead_code))]
+mod napi_receiver;
+#[cfg_attr(test, allow(dead_code))]
+mod napi_util;

@@ -1,0 +1,504 @@
+'use strict';
+
+const binding = require('./binding');
+const { concat, toArrayBuffer, view } = require('./buffer-util');
+const { BINARY_TYPES, EMPTY_BUFFER, kStatusCode } = require('./constants');
+
+const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR } = binding;
+
+//
+// One events array for every receiver: `feed()` fills it and the records are
+// decoded into the receiver's queue before any listener runs, so it is never
+// read while a nested `feed()` could overwrite it.
+//
+const events = new Uint32Array(2 + 3 * 1024);
+
+//
+// Kinds of the items in a receiver's queue. Each item takes three slots:
+// kind, a, b.
+//
+const Q_MESSAGE = 0; // a: the payload (see `toMessageData()`), b: isBinary
+const Q_PING = 1; // a: the payload
+const Q_PONG = 2; // a: the payload
+const Q_CONCLUDE = 3; // a: the status code, b: the reason
+const Q_ERROR = 4; // a: the error
+
+/**
+ * The payload of a message made of more than one piece.
+ *
+ * @private
+ */
+class Pieces {
+  /**
+   * @param {Buffer[]} list The pieces, in order
+   * @param {Number[]} frameStarts The indexes in `list` where a new frame
+   *     begins, except the first one
+   * @param {Number} length The total length
+   */
+  constructor(list, frameStarts, length) {
+    this.list = list;
+    this.frameStarts = frameStarts;
+    this.length = length;
+  }
+}
+
+/**
+ * The glue between a socket's `'data'` chunks and the Rust `Receiver`: one
+ * `feed()` per chunk, payloads handed out as views into the chunk (unmasked
+ * in place by Rust), and the events of ws's `Receiver` delivered through the
+ * `on*` callbacks that the owner sets:
+ *
+ * - `onMessage(data, isBinary)`, `onPing(data)`, `onPong(data)`
+ * - `onConclude(code, reason)`: a close frame was received
+ * - `onError(err)`: a protocol error; the receiver is dead after it
+ * - `onDrain()`: the deferred events are out, the socket may flow again
+ * - `onFinish()`: set by the owner to learn when `end()` took effect (or the
+ *   error was emitted)
+ */
+class Receiver {
+  /**
+   * Creates a Receiver instance.
+   *
+   * @param {Object} [options] Options object
+   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
+   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
+   *     multiple times in the same tick
+   * @param {String} [options.binaryType=nodebuffer] The type for binary data
+   * @param {Boolean} [options.isServer=false] Specifies whether to operate in
+   *     client or server mode
+   * @param {Number} [options.maxBufferedChunks=0] The maximum number of
+   *     payload pieces held for one message
+   * @param {Number} [options.maxFragments=0] The maximum number of message
+   *     fragments
+   * @param {Number} [options.maxPayload=0] The maximum allowed message length
+   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
+   *     not to skip UTF-8 validation for text messages
+   */
+  constructor(options = {}) {
+    this._allowSynchronousEvents =
+      options.allowSynchronousEvents !== undefined
+        ? options.allowSynchronousEvents
+        : true;
+    this._binaryType = options.binaryType || BINARY_TYPES[0];
+    this._isServer = !!options.isServer;
+
+    this._parser = new binding.Receiver({
+      isServer: this._isServer,
+      maxPayload: limit(options.maxPayload),
+      skipUtf8Validation: !!options.skipUTF8Validation,
+      maxFragments: limit(options.maxFragments),
+      maxPieces: limit(options.maxBufferedChunks)
+    });
+
+    //
+    // The current data message: its pieces, the indexes where its frames
+    // begin (`binaryType` 'fragments' hands out one buffer per frame), its
+    // length, and where the last piece ended, to tell whether the next piece
+    // continues the same frame.
+    //
+    this._pieces = [];
+    this._frameStarts = [];
+    this._messageLength = 0;
+    this._lastEnd = -1;
+    this._lastChunkIndex = -1;
+    this._chunkIndex = 0;
+
+    //
+    // The payload pieces of the current control frame.
+    //
+    this._controlPieces = [];
+
+    this._queue = [];
+    this._head = 0;
+    this._dispatching = false;
+    this._immediate = null;
+
+    this._stopped = false; // a close frame or an error was parsed
+    this._ending = false;
+    this._finishScheduled = false;
+    this._errorPending = false;
+    this.errorEmitted = false;
+    this.finished = false;
+    this.needDrain = false;
+
+    this.onMessage = null;
+    this.onPing = null;
+    this.onPong = null;
+    this.onConclude = null;
+    this.onError = null;
+    this.onDrain = null;
+    this.onFinish = null;
+  }
+
+  /**
+   * Parses a chunk and emits the events it completes.
+   *
+   * @param {Buffer} chunk The chunk; its payload bytes are unmasked in place
+   * @return {Boolean} `false` if events are still waiting to be emitted (when
+   *     `allowSynchronousEvents` is `false`) and the caller should stop
+   *     reading until `onDrain()`, else `true`
+   * @public
+   */
+  write(chunk) {
+    if (!this._stopped && !this._ending && chunk.length !== 0) {
+      this._parse(chunk);
+      this._dispatch();
+    }
+
+    if (this._head < this._queue.length) {
+      this.needDrain = true;
+      return false;
+    }
+
+    return true;
+  }
+
+  /**
+   * Signals that no more data will be written. `onFinish()` is called once
+   * the queued events are out.
+   *
+   * @public
+   */
+  end() {
+    if (this._ending) return;
+
+    this._ending = true;
+    this._maybeFinish();
+  }
+
+  /**
+   * Feeds a chunk to the parser and turns its records into queue items.
+   *
+   * @param {Buffer} chunk The chunk
+   * @private
+   */
+  _parse(chunk) {
+    const parser = this._parser;
+    const chunkIndex = ++this._chunkIndex;
+    let pos = 0;
+    let count;
+
+    do {
+      parser.feed(chunk, pos, events);
+      count = events[0];
+      pos = events[1];
+
+      for (let i = 0, r = 2; i < count; i++, r += 3) {
+        const type = events[r];
+        const a = events[r + 1];
+        const b = events[r + 2];
+
+        if (type === PIECE) {
+          const continues =
+            this._lastChunkIndex === chunkIndex
+              ? a === this._lastEnd
+              : a === 0 &&
+                this._lastChunkIndex === chunkIndex - 1 &&
+                this._lastEnd === -2;
+
+          if (!continues && this._pieces.length !== 0) {
+            this._frameStarts.push(this._pieces.length);
+          }
+
+          this._pieces.push(view(chunk, a, b - a));
+          this._messageLength += b - a;
+          this._lastChunkIndex = chunkIndex;
+          this._lastEnd = b;
+        } else if (type === CTRL_PIECE) {
+          this._controlPieces.push(view(chunk, a, b - a));
+        } else if (type === MESSAGE) {
+          this._queue.push(Q_MESSAGE, this._takeMessage(), a === 1);
+        } else if (type === PING || type === PONG) {
+          this._queue.push(
+            type === PING ? Q_PING : Q_PONG,
+            concat(this._controlPieces),
+            undefined
+          );
+          this._controlPieces = [];
+        } else if (type === CLOSE) {
+          let reason = EMPTY_BUFFER;
+
+          if (a !== 1005) {
+            const body = concat(this._controlPieces);
+
+            if (body.length > 2) reason = view(body, 2, body.length - 2);
+          }
+
+          this._controlPieces = [];
+          this._queue.push(Q_CONCLUDE, a, reason);
+          this._stopped = true;
+          return;
+        } else if (type === ERROR) {
+          this._queue.push(Q_ERROR, createError(a, b), undefined);
+          this._stopped = true;
+          this._errorPending = true;
+          return;
+        }
+      }
+    } while (pos < chunk.length && count !== 0);
+
+    //
+    // Mark a piece that ends the chunk: a piece at offset 0 of the next chunk
+    // is then the rest of the same frame, as no header came in between.
+    //
+    if (this._lastChunkIndex === chunkIndex && this._lastEnd === chunk.length) {
+      this._lastEnd = -2;
+    }
+  }
+
+  /**
+   * Takes the pieces of the message that just completed.
+   *
+   * @return {(Buffer|Pieces|null)} The only piece, all of them, or `null` for
+   *     an empty message
+   * @private
+   */
+  _takeMessage() {
+    const pieces = this._pieces;
+    let data;
+
+    if (pieces.length === 1) {
+      data = pieces[0];
+      pieces.length = 0;
+    } else if (pieces.length === 0) {
+      data = null;
+    } else {
+      data = new Pieces(pieces, this._frameStarts, this._messageLength);
+      this._pieces = [];
+      this._frameStarts = [];
+    }
+
+    this._messageLength = 0;
+    this._lastChunkIndex = -1;
+    return data;
+  }
+
+  /**
+   * Emits the queued events, in order. With `allowSynchronousEvents` off,
+   * each `'message'`, `'ping'` and `'pong'` waits for its own `setImmediate`,
+   * as in ws.
+   *
+   * @private
+   */
+  _dispatch() {
+    if (this._dispatching || this._immediate !== null) return;
+
+    this._dispatching = true;
+
+    try {
+      const queue = this._queue;
+
+      while (this._head < queue.length) {
+        const kind = queue[this._head];
+
+        if (kind <= Q_PONG && !this._allowSynchronousEvents) {
+          this._immediate = setImmediate(emitDeferred, this);
+          return;
+        }
+
+        this._emitNext();
+      }
+
+      queue.length = 0;
+      this._head = 0;
+    } finally {
+      this._dispatching = false;
+    }
+
+    if (this.needDrain) {
+      this.needDrain = false;
+      if (this.onDrain !== null) this.onDrain();
+    }
+
+    this._maybeFinish();
+  }
+
+  /**
+   * Emits the item at the head of the queue.
+   *
+   * @private
+   */
+  _emitNext() {
+    const queue = this._queue;
+    const head = this._head;
+    const kind = queue[head];
+    const a = queue[head + 1];
+    const b = queue[head + 2];
+
+    queue[head + 1] = queue[head + 2] = undefined;
+    this._head = head + 3;
+
+    switch (kind) {
+      case Q_MESSAGE:
+        this.onMessage(toMessageData(a, b, this._binaryType), b);
+        break;
+      case Q_PING:
+        this.onPing(a);
+        break;
+      case Q_PONG:
+        this.onPong(a);
+        break;
+      case Q_CONCLUDE:
+        this.onConclude(a, b);
+        this.end();
+        break;
+      default:
+        //
+        // Like a `Writable` that fails in `_write()`, the error is emitted
+        // asynchronously, after the events that preceded it.
+        //
+        process.nextTick(emitError, this, a);
+    }
+  }
+
+  /**
+   * Calls `onFinish()` once the receiver is ended and idle.
+   *
+   * @private
+   */
+  _maybeFinish() {
+    if (
+      this._ending &&
+      !this.finished &&
+      !this._errorPending &&
+      !this._finishScheduled &&
+      this._head === this._queue.length &&
+      this._immediate === null
+    ) {
+      this._finishScheduled = true;
+      process.nextTick(finish, this);
+    }
+  }
+}
+
+module.exports = Receiver;
+
+/**
+ * Emits a deferred event and resumes the dispatch loop.
+ *
+ * @param {Receiver} receiver The receiver
+ * @private
+ */
+function emitDeferred(receiver) {
+  receiver._immediate = null;
+  receiver._emitNext();
+  receiver._dispatch();
+}
+
+/**
+ * Emits a protocol error.
+ *
+ * @param {Receiver} receiver The receiver
+ * @param {(Error|RangeError)} err The error
+ * @private
+ */
+function emitError(receiver, err) {
+  receiver._errorPending = false;
+  receiver.errorEmitted = true;
+  receiver.onError(err);
+  if (receiver.onFinish !== null) receiver.onFinish();
+}
+
+/**
+ * Marks a receiver as finished.
+ *
+ * @param {Receiver} receiver The receiver
+ * @private
+ */
+function finish(receiver) {
+  receiver.finished = true;
+  if (receiver.onFinish !== null) receiver.onFinish();
+}
+
+/**
+ * Builds the error of an ERROR record, the way ws's receiver does.
+ *
+ * @param {Number} id The error id
+ * @param {Number} value The number that replaces `%d` in the message
+ * @return {(Error|RangeError)} The error
+ * @private
+ */
+function createError(id, value) {
+  const row = binding.errors[id];
+
+  if (row === undefined) {
+    return new Error(`ws-native: unknown receiver error id ${id}`);
+  }
+
+  const err = new row.ErrorCtor(row.message.replace('%d', value));
+
+  Error.captureStackTrace(err, createError);
+  err.code = row.code;
+  err[kStatusCode] = row.statusCode;
+  return err;
+}
+
+/**
+ * Turns a message's payload into what ws hands to `'message'` listeners:
+ * text is always a Buffer; binary data follows `binaryType`.
+ *
+ * @param {(Buffer|Pieces|null)} payload The payload
+ * @param {Boolean} isBinary Whether the message is binary
+ * @param {String} binaryType The binary type
+ * @return {(Buffer|ArrayBuffer|Buffer[]|Blob)} The message data
+ * @private
+ */
+function toMessageData(payload, isBinary, binaryType) {
+  if (!isBinary || binaryType === 'nodebuffer') return joinPayload(payload);
+  if (binaryType === 'arraybuffer') return toArrayBuffer(joinPayload(payload));
+
+  if (binaryType === 'fragments') {
+    if (payload === null) return [];
+    if (payload instanceof Pieces) return toFrames(payload);
+    return [payload];
+  }
+
+  if (payload === null) return new Blob([]);
+  return new Blob(payload instanceof Pieces ? payload.list : [payload]);
+}
+
+/**
+ * @param {(Buffer|Pieces|null)} payload The payload
+ * @return {Buffer} The payload in one buffer
+ * @private
+ */
+function joinPayload(payload) {
+  if (payload === null) return EMPTY_BUFFER;
+  if (payload instanceof Pieces) return concat(payload.list, payload.length);
+  return payload;
+}
+
+/**
+ * @param {Pieces} payload The payload
+ * @return {Buffer[]} One buffer per frame
+ * @private
+ */
+function toFrames(payload) {
+  const { list, frameStarts } = payload;
+  const frames = [];
+  let start = 0;
+
+  for (let i = 0; i <= frameStarts.length; i++) {
+    const end = i < frameStarts.length ? frameStarts[i] : list.length;
+
+    frames.push(
+      end - start === 1 ? list[start] : concat(list.slice(start, end))
+    );
+    start = end;
+  }
+
+  return frames;
+}
+
+/**
+ * Normalises a limit option the way ws does (`value | 0`, not positive means
+ * no limit).
+ *
+ * @param {Number} value The option's value
+ * @return {Number} The limit, 0 for none
+ * @private
+ */
+function limit(value) {
+  const n = value | 0;
+  return n > 0 ? n : 0;
+}

@@ -1,0 +1,868 @@
+'use strict';
+
+const EventEmitter = require('events');
+
+const Receiver = require('./receiver');
+const Sender = require('./sender');
+const { toBuffer } = require('./buffer-util');
+const {
+  BINARY_TYPES,
+  CLOSED,
+  CLOSING,
+  CONNECTING,
+  EMPTY_BUFFER,
+  kStatusCode,
+  kWebSocket,
+  NOOP,
+  OPEN,
+  READY_STATES
+} = require('./constants');
+const {
+  defineEventAttributes,
+  EventTarget: { addEventListener, removeEventListener }
+} = require('./event-target');
+const { isBlob } = require('./validation');
+
+const kAborted = Symbol('kAborted');
+
+/**
+ * Class representing a WebSocket: the server side of a connection accepted
+ * by `WebSocketServer` today, and the client (`new WebSocket(url)`) once it is
+ * implemented.
+ *
+ * @extends EventEmitter
+ */
+class WebSocket extends EventEmitter {
+  /**
+   * Create a new `WebSocket`.
+   *
+   * @param {(String|URL|null)} address The URL to which to connect, or `null`
+   *     for the server side of a connection
+   * @param {(String|String[])} [protocols] The subprotocols
+   * @param {Object} [options] Connection options
+   * @param {Boolean} [options.autoPong=true] Specifies whether or not to
+   *     automatically send a pong in response to a ping
+   * @param {Number} [options.closeTimeout=30000] Duration in milliseconds to
+   *     wait for the closing handshake to finish after `websocket.close()` is
+   *     called
+   * @param {Number} [options.maxPendingAutoPongs=60] The maximum number of
+   *     automatic pongs not written yet; past it the connection is
+   *     terminated
+   */
+  constructor(address, protocols, options) {
+    super();
+
+    this._binaryType = BINARY_TYPES[0];
+    this._closeCode = 1006;
+    this._closeFrameReceived = false;
+    this._closeFrameSent = false;
+    this._closeMessage = EMPTY_BUFFER;
+    this._closeTimer = null;
+    this._errorEmitted = false;
+    this._extensions = {};
+    this._paused = false;
+    this._protocol = '';
+    this._readyState = CONNECTING;
+    this._receiver = null;
+    this._sender = null;
+    this._socket = null;
+
+    if (address !== null) {
+      this._bufferedAmount = 0;
+      this._isServer = false;
+      this._redirects = 0;
+
+      //
+      // `protocols` may be omitted: `new WebSocket(url, options)`.
+      //
+      if (protocols === undefined) {
+        protocols = toArray(options && options.protocols);
+      } else if (!Array.isArray(protocols)) {
+        if (typeof protocols === 'object' && protocols !== null) {
+          options = protocols;
+          protocols = toArray(options.protocols);
+        } else {
+          protocols = [protocols];
+        }
+      }
+
+      options = initAsClient(this, address, protocols, options);
+    } else {
+      this._isServer = true;
+      if (options === undefined || options === null) options = {};
+    }
+
+    if (options.autoPong) {
+      this._autoPong = true;
+      this._autoPongComplete = () => {
+        this._pendingAutoPongs--;
+      };
+      this._pendingAutoPongs = 0;
+      this._maxPendingAutoPongs = options.maxPendingAutoPongs | 0;
+    }
+
+    this._closeTimeout = options.closeTimeout;
+  }
+
+  /**
+   * The type of binary data handed to `'message'` listeners: `'nodebuffer'`
+   * (the default), `'arraybuffer'`, `'fragments'` or `'blob'`. Other values
+   * are ignored.
+   *
+   * @type {String}
+   */
+  get binaryType() {
+    return this._binaryType;
+  }
+
+  set binaryType(type) {
+    if (!BINARY_TYPES.includes(type)) return;
+
+    this._binaryType = type;
+
+    //
+    // Takes effect from the next message on.
+    //
+    if (this._receiver) this._receiver._binaryType = type;
+  }
+
+  /**
+   * @type {Number}
+   */
+  get bufferedAmount() {
+    if (!this._socket) return this._bufferedAmount;
+
+    return this._socket.writableLength + this._sender._bufferedBytes;
+  }
+
+  /**
+   * @type {String}
+   */
+  get extensions() {
+    return Object.keys(this._extensions).join();
+  }
+
+  /**
+   * @type {Boolean}
+   */
+  get isPaused() {
+    return this._paused;
+  }
+
+  /**
+   * @type {String}
+   */
+  get protocol() {
+    return this._protocol;
+  }
+
+  /**
+   * @type {Number}
+   */
+  get readyState() {
+    return this._readyState;
+  }
+
+  /**
+   * @type {String}
+   */
+  get url() {
+    return this._url;
+  }
+
+  /**
+   * Set up the socket and the internal resources.
+   *
+   * @param {Duplex} socket The network socket between the server and client
+   * @param {Buffer} head The first packet of the upgraded stream
+   * @param {Object} options Options object
+   * @param {Boolean} [options.allowSynchronousEvents=false] Specifies whether
+   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
+   *     multiple times in the same tick
+   * @param {Function} [options.generateMask] The function used to generate the
+   *     masking key
+   * @param {Number} [options.maxBufferedChunks=0] The maximum number of
+   *     buffered data chunks
+   * @param {Number} [options.maxFragments=0] The maximum number of message
+   *     fragments
+   * @param {Number} [options.maxPayload=0] The maximum allowed message size
+   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
+   *     not to skip UTF-8 validation for text messages
+   * @private
+   */
+  setSocket(socket, head, options) {
+    const receiver = new Receiver({
+      allowSynchronousEvents: options.allowSynchronousEvents,
+      binaryType: this.binaryType,
+      isServer: this._isServer,
+      maxBufferedChunks: options.maxBufferedChunks,
+      maxFragments: options.maxFragments,
+      maxPayload: options.maxPayload,
+      skipUTF8Validation: options.skipUTF8Validation
+    });
+
+    const sender = new Sender(socket, this._extensions, options.generateMask);
+
+    this._receiver = receiver;
+    this._sender = sender;
+    this._socket = socket;
+
+    receiver[kWebSocket] = this;
+    sender[kWebSocket] = this;
+    socket[kWebSocket] = this;
+
+    receiver.onConclude = receiverOnConclude;
+    receiver.onDrain = receiverOnDrain;
+    receiver.onError = receiverOnError;
+    receiver.onMessage = receiverOnMessage;
+    receiver.onPing = receiverOnPing;
+    receiver.onPong = receiverOnPong;
+
+    sender.onerror = senderOnError;
+
+    //
+    // A plain `Duplex` has neither method.
+    //
+    if (socket.setTimeout) socket.setTimeout(0);
+    if (socket.setNoDelay) socket.setNoDelay();
+
+    if (head.length > 0) socket.unshift(head);
+
+    socket.on('close', socketOnClose);
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('error', socketOnError);
+
+    this._readyState = OPEN;
+    this.emit('open');
+  }
+
+  /**
+   * Emit the `'close'` event.
+   *
+   * @private
+   */
+  emitClose() {
+    if (this._socket) {
+      const receiver = this._receiver;
+
+      receiver.onConclude = receiver.onDrain = receiver.onError = NOOP;
+      receiver.onMessage = receiver.onPing = receiver.onPong = NOOP;
+      receiver.onFinish = null;
+    }
+
+    this._readyState = CLOSED;
+    this.emit('close', this._closeCode, this._closeMessage);
+  }
+
+  /**
+   * Start a closing handshake: send a close frame, then end the socket once
+   * the peer's close frame is in (or destroy it after `closeTimeout`).
+   *
+   * @param {Number} [code] Status code explaining why the connection is closing
+   * @param {(String|Buffer)} [data] The reason why the connection is closing
+   * @public
+   */
+  close(code, data) {
+    if (this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      const msg = 'WebSocket was closed before the connection was established';
+      abortHandshake(this, this._req, msg);
+      return;
+    }
+
+    if (this.readyState === CLOSING) {
+      if (
+        this._closeFrameSent &&
+        (this._closeFrameReceived || this._receiver.errorEmitted)
+      ) {
+        endSocket(this);
+      }
+
+      return;
+    }
+
+    this._sender.close(code, data, !this._isServer, (err) => {
+      //
+      // A write error is handled by the socket's `'error'` listener; only a
+      // close frame that went out matters here.
+      //
+      if (err) return;
+
+      this._closeFrameSent = true;
+
+      if (this._closeFrameReceived || this._receiver.errorEmitted) {
+        endSocket(this);
+      }
+    });
+
+    this._readyState = CLOSING;
+    setCloseTimer(this);
+  }
+
+  /**
+   * Pause the socket.
+   *
+   * @public
+   */
+  pause() {
+    if (this.readyState === CONNECTING || this.readyState === CLOSED) return;
+
+    this._paused = true;
+    this._socket.pause();
+  }
+
+  /**
+   * Send a ping.
+   *
+   * @param {*} [data] The data to send
+   * @param {Boolean} [mask] Indicates whether or not to mask `data`
+   * @param {Function} [cb] Callback which is executed when the ping is sent
+   * @public
+   */
+  ping(data, mask, cb) {
+    if (this.readyState === CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+      mask = undefined;
+    }
+
+    if (typeof data === 'number') data = data.toString();
+
+    if (this.readyState !== OPEN) {
+      sendAfterClose(this, data, cb);
+      return;
+    }
+
+    if (mask === undefined) mask = !this._isServer;
+    this._sender.ping(data || EMPTY_BUFFER, mask, cb);
+  }
+
+  /**
+   * Send a pong.
+   *
+   * @param {*} [data] The data to send
+   * @param {Boolean} [mask] Indicates whether or not to mask `data`
+   * @param {Function} [cb] Callback which is executed when the pong is sent
+   * @public
+   */
+  pong(data, mask, cb) {
+    if (this.readyState === CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+
+    if (typeof data === 'function') {
+      cb = data;
+      data = mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+      mask = undefined;
+    }
+
+    if (typeof data === 'number') data = data.toString();
+
+    if (this.readyState !== OPEN) {
+      sendAfterClose(this, data, cb);
+      return;
+    }
+
+    if (mask === undefined) mask = !this._isServer;
+    this._sender.pong(data || EMPTY_BUFFER, mask, cb);
+  }
+
+  /**
+   * Resume the socket.
+   *
+   * @public
+   */
+  resume() {
+    if (this.readyState === CONNECTING || this.readyState === CLOSED) return;
+
+    this._paused = false;
+    if (!this._receiver.needDrain) this._socket.resume();
+  }
+
+  /**
+   * Send a data message.
+   *
+   * @param {*} data The message to send
+   * @param {Object} [options] Options object
+   * @param {Boolean} [options.binary] Specifies whether `data` is binary or
+   *     text
+   * @param {Boolean} [options.compress] Specifies whether or not to compress
+   *     `data` (ignored: no extension is negotiated yet)
+   * @param {Boolean} [options.fin=true] Specifies whether the fragment is the
+   *     last one
+   * @param {Boolean} [options.mask] Specifies whether or not to mask `data`
+   * @param {Function} [cb] Callback which is executed when data is written out
+   * @public
+   */
+  send(data, options, cb) {
+    if (this.readyState === CONNECTING) {
+      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    }
+
+    if (typeof options === 'function') {
+      cb = options;
+      options = {};
+    }
+
+    if (typeof data === 'number') data = data.toString();
+
+    if (this.readyState !== OPEN) {
+      sendAfterClose(this, data, cb);
+      return;
+    }
+
+    const opts = {
+      binary: typeof data !== 'string',
+      mask: !this._isServer,
+      compress: false,
+      fin: true,
+      ...options
+    };
+
+    this._sender.send(data || EMPTY_BUFFER, opts, cb);
+  }
+
+  /**
+   * Forcibly close the connection.
+   *
+   * @public
+   */
+  terminate() {
+    if (this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      const msg = 'WebSocket was closed before the connection was established';
+      abortHandshake(this, this._req, msg);
+      return;
+    }
+
+    if (this._socket) {
+      this._readyState = CLOSING;
+
+      //
+      // What was sent before is written first, as ws would have written it
+      // already.
+      //
+      this._sender.flush();
+      this._socket.destroy();
+    }
+  }
+}
+
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED]
+]) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, value });
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+
+for (const property of [
+  'binaryType',
+  'bufferedAmount',
+  'extensions',
+  'isPaused',
+  'protocol',
+  'readyState',
+  'url'
+]) {
+  Object.defineProperty(WebSocket.prototype, property, { enumerable: true });
+}
+
+//
+// The `onopen`, `onerror`, `onclose` and `onmessage` attributes of the
+// WebSocket interface of the HTML standard.
+//
+defineEventAttributes(WebSocket.prototype, ['open', 'error', 'close', 'message']);
+
+WebSocket.prototype.addEventListener = addEventListener;
+WebSocket.prototype.removeEventListener = removeEventListener;
+
+module.exports = WebSocket;
+
+/**
+ * Normalises the `protocols` option to an array.
+ *
+ * @param {(String|String[])} [value] The option
+ * @return {String[]} The subprotocols
+ * @private
+ */
+function toArray(value) {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * Initialize a WebSocket client.
+ *
+ * @param {WebSocket} websocket The client to initialize
+ * @param {(String|URL)} address The URL to which to connect
+ * @param {Array} protocols The subprotocols
+ * @param {Object} [options] Connection options
+ * @return {Object} The resolved options object used for initialization
+ * @private
+ */
+function initAsClient(websocket, address, protocols, options) {
+  throw new Error('ws-native: the client is not implemented yet');
+}
+
+/**
+ * Emit the `'error'` and `'close'` events.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @param {Error} err The error to emit
+ * @private
+ */
+function emitErrorAndClose(websocket, err) {
+  websocket._readyState = CLOSING;
+  websocket._errorEmitted = true;
+  websocket.emit('error', err);
+  websocket.emitClose();
+}
+
+/**
+ * Abort the handshake and emit an error.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @param {(http.ClientRequest|net.Socket|tls.Socket)} [stream] The request to
+ *     abort or the socket to destroy
+ * @param {String} message The error message
+ * @private
+ */
+function abortHandshake(websocket, stream, message) {
+  websocket._readyState = CLOSING;
+
+  const err = new Error(message);
+  Error.captureStackTrace(err, abortHandshake);
+
+  if (!stream || stream.setHeader) {
+    if (stream) {
+      stream[kAborted] = true;
+      stream.abort();
+
+      //
+      // `request.abort()` leaves the socket open when the request already
+      // completed.
+      //
+      if (stream.socket && !stream.socket.destroyed) stream.socket.destroy();
+    }
+
+    process.nextTick(emitErrorAndClose, websocket, err);
+  } else {
+    stream.destroy(err);
+    stream.once('error', websocket.emit.bind(websocket, 'error'));
+    stream.once('close', websocket.emitClose.bind(websocket));
+  }
+}
+
+/**
+ * Handle `ping()`, `pong()` and `send()` calls made when the `readyState` is
+ * `CLOSING` or `CLOSED`: the data is counted in `bufferedAmount` and never
+ * sent, and the callback gets an error.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @param {*} [data] The data to send
+ * @param {Function} [cb] Callback
+ * @private
+ */
+function sendAfterClose(websocket, data, cb) {
+  if (data) {
+    const length = isBlob(data) ? data.size : toBuffer(data).length;
+
+    //
+    // `_bufferedAmount` is for a client whose handshake failed: it never got
+    // a socket nor a sender.
+    //
+    if (websocket._socket) websocket._sender._bufferedBytes += length;
+    else websocket._bufferedAmount += length;
+  }
+
+  if (cb) {
+    const err = new Error(
+      `WebSocket is not open: readyState ${websocket.readyState} ` +
+        `(${READY_STATES[websocket.readyState]})`
+    );
+    process.nextTick(cb, err);
+  }
+}
+
+/**
+ * Ends the socket after writing what is still batched.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @private
+ */
+function endSocket(websocket) {
+  websocket._sender.flush();
+  websocket._socket.end();
+}
+
+/**
+ * The receiver's `onConclude` callback: a close frame was received.
+ *
+ * @param {Number} code The status code
+ * @param {Buffer} reason The reason for closing
+ * @private
+ */
+function receiverOnConclude(code, reason) {
+  const websocket = this[kWebSocket];
+
+  websocket._closeFrameReceived = true;
+  websocket._closeCode = code;
+
+  //
+  // The reason is a view into a socket chunk: copy it so the WebSocket does
+  // not keep the chunk alive, and not into the pool, which it would keep
+  // alive the same way.
+  //
+  if (reason.length === 0) {
+    websocket._closeMessage = EMPTY_BUFFER;
+  } else {
+    websocket._closeMessage = Buffer.allocUnsafeSlow(reason.length);
+    websocket._closeMessage.set(reason);
+  }
+
+  if (websocket._socket[kWebSocket] === undefined) return;
+
+  //
+  // Nothing after the close frame is parsed; keep reading so the peer's FIN
+  // is seen.
+  //
+  websocket._socket.removeListener('data', socketOnData);
+  process.nextTick(resume, websocket._socket);
+
+  if (code === 1005) websocket.close();
+  else websocket.close(code, reason);
+}
+
+/**
+ * The receiver's `onDrain` callback.
+ *
+ * @private
+ */
+function receiverOnDrain() {
+  const websocket = this[kWebSocket];
+
+  if (!websocket.isPaused) websocket._socket.resume();
+}
+
+/**
+ * The receiver's `onError` callback: fail the connection with the error's
+ * close code.
+ *
+ * @param {(RangeError|Error)} err The emitted error
+ * @private
+ */
+function receiverOnError(err) {
+  const websocket = this[kWebSocket];
+
+  if (websocket._socket[kWebSocket] !== undefined) {
+    websocket._socket.removeListener('data', socketOnData);
+    process.nextTick(resume, websocket._socket);
+    websocket.close(err[kStatusCode]);
+  }
+
+  if (!websocket._errorEmitted) {
+    websocket._errorEmitted = true;
+    websocket.emit('error', err);
+  }
+}
+
+/**
+ * The receiver's `onFinish` callback, set once the socket is closed.
+ *
+ * @private
+ */
+function receiverOnFinish() {
+  this[kWebSocket].emitClose();
+}
+
+/**
+ * The receiver's `onMessage` callback.
+ *
+ * @param {(Buffer|ArrayBuffer|Buffer[]|Blob)} data The message
+ * @param {Boolean} isBinary Specifies whether the message is binary or not
+ * @private
+ */
+function receiverOnMessage(data, isBinary) {
+  this[kWebSocket].emit('message', data, isBinary);
+}
+
+/**
+ * The receiver's `onPing` callback. Answers with a pong unless too many
+ * automatic pongs are still unwritten (a peer that pings without reading),
+ * in which case the connection is terminated.
+ *
+ * @param {Buffer} data The data included in the ping frame
+ * @private
+ */
+function receiverOnPing(data) {
+  const websocket = this[kWebSocket];
+
+  if (websocket._autoPong && websocket.readyState === OPEN) {
+    if (
+      websocket._maxPendingAutoPongs > 0 &&
+      websocket._pendingAutoPongs >= websocket._maxPendingAutoPongs
+    ) {
+      websocket.terminate();
+    } else {
+      websocket._pendingAutoPongs++;
+      websocket.pong(data, !this._isServer, websocket._autoPongComplete);
+    }
+  }
+
+  websocket.emit('ping', data);
+}
+
+/**
+ * The receiver's `onPong` callback.
+ *
+ * @param {Buffer} data The data included in the pong frame
+ * @private
+ */
+function receiverOnPong(data) {
+  this[kWebSocket].emit('pong', data);
+}
+
+/**
+ * Resume a readable stream.
+ *
+ * @param {Readable} stream The readable stream
+ * @private
+ */
+function resume(stream) {
+  stream.resume();
+}
+
+/**
+ * The sender's error handler (a blob that could not be read).
+ *
+ * @param {Error} err The error
+ * @private
+ */
+function senderOnError(err) {
+  const websocket = this[kWebSocket];
+
+  if (websocket.readyState === CLOSED) return;
+  if (websocket.readyState === OPEN) {
+    websocket._readyState = CLOSING;
+    setCloseTimer(websocket);
+  }
+
+  //
+  // `end()` rather than `destroy()` lets the peer finish sending. No timer is
+  // needed: `CLOSING` means it is set already, or not needed.
+  //
+  endSocket(websocket);
+
+  if (!websocket._errorEmitted) {
+    websocket._errorEmitted = true;
+    websocket.emit('error', err);
+  }
+}
+
+/**
+ * Set a timer to destroy the socket if the closing handshake does not
+ * complete in time.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @private
+ */
+function setCloseTimer(websocket) {
+  websocket._closeTimer = setTimeout(
+    websocket._socket.destroy.bind(websocket._socket),
+    websocket._closeTimeout
+  );
+}
+
+/**
+ * The listener of the socket `'close'` event.
+ *
+ * @private
+ */
+function socketOnClose() {
+  const websocket = this[kWebSocket];
+  const receiver = websocket._receiver;
+
+  this.removeListener('close', socketOnClose);
+  this.removeListener('data', socketOnData);
+  this.removeListener('end', socketOnEnd);
+
+  websocket._readyState = CLOSING;
+
+  //
+  // The socket may close without a close frame or an `'end'` (destroyed on
+  // an error, for instance) while paused with data buffered: parse that
+  // data, which is read as a single chunk.
+  //
+  if (
+    !this._readableState.endEmitted &&
+    !websocket._closeFrameReceived &&
+    !receiver.errorEmitted &&
+    this.readableLength !== 0
+  ) {
+    receiver.write(this.read(this.readableLength));
+  }
+
+  receiver.end();
+
+  this[kWebSocket] = undefined;
+
+  clearTimeout(websocket._closeTimer);
+
+  if (receiver.finished || receiver.errorEmitted) {
+    websocket.emitClose();
+  } else {
+    receiver.onFinish = receiverOnFinish;
+  }
+}
+
+/**
+ * The listener of the socket `'data'` event.
+ *
+ * @param {Buffer} chunk A chunk of data
+ * @private
+ */
+function socketOnData(chunk) {
+  if (!this[kWebSocket]._receiver.write(chunk)) this.pause();
+}
+
+/**
+ * The listener of the socket `'end'` event.
+ *
+ * @private
+ */
+function socketOnEnd() {
+  const websocket = this[kWebSocket];
+
+  websocket._readyState = CLOSING;
+  websocket._receiver.end();
+  endSocket(websocket);
+}
+
+/**
+ * The listener of the socket `'error'` event.
+ *
+ * @private
+ */
+function socketOnError() {
+  const websocket = this[kWebSocket];
+
+  this.removeListener('error', socketOnError);
+  this.on('error', NOOP);
+
+  if (websocket) {
+    websocket._readyState = CLOSING;
+    this.destroy();
+  }
+}

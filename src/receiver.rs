@@ -1,0 +1,565 @@
+//! The receiving state machine: bytes in, event records out (sans-I/O).
+//!
+//! The caller hands in a chunk (the JS Buffer a socket delivered) and a
+//! reusable `u32` events array. The Receiver parses the chunk in place,
+//! unmasks payload bytes in the chunk itself, and describes what it found as
+//! `(type, a, b)` records whose offsets point into the chunk. It keeps only
+//! what straddles chunk boundaries: up to 8 header bytes of the current header
+//! stage, the mask key and its phase, message state (fragment opcode, running
+//! length, UTF-8 state) and a copy of the current control frame's payload
+//! (at most 125 bytes, needed to validate a close frame).
+//!
+//! Checks follow ws 8.23's `receiver.js` (`getInfo`, `haveLength`,
+//! `getData`, `controlMessage`) in the same order, so a frame with several
+//! problems reports the same error as ws. Where this receiver streams and ws
+//! buffers, it reports earlier: UTF-8 of a text message fails at the piece
+//! that makes it invalid, and the fragment count is checked when a data
+//! frame's header is complete rather than after its payload arrived.
+//!
+//! See docs/binding.md for the records.
+
+use crate::close;
+use crate::errors::{ErrorId, ProtocolError};
+use crate::frame::{
+    self, FIN_BIT, LEN7_16BIT, LEN7_64BIT, LEN7_BITS, MASK_BIT, OPCODE_BITS, OP_BINARY, OP_CLOSE,
+    OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV1_BIT, RSV2_RSV3_BITS,
+};
+use crate::mask;
+use crate::utf8::Utf8Validator;
+
+/// Record types (the first `u32` of each triple).
+pub const EV_PIECE: u32 = 1;
+pub const EV_CTRL_PIECE: u32 = 2;
+pub const EV_MESSAGE: u32 = 3;
+pub const EV_PING: u32 = 4;
+pub const EV_PONG: u32 = 5;
+pub const EV_CLOSE: u32 = 6;
+pub const EV_ERROR: u32 = 7;
+
+/// `u32`s per record.
+pub const RECORD_LEN: usize = 3;
+/// Records one step may produce (a piece and the completion that follows it,
+/// or a piece and an error).
+pub const RECORDS_PER_STEP: usize = 2;
+/// The smallest events array `feed` accepts: count, offset, one step.
+pub const MIN_EVENTS_LEN: usize = 2 + RECORD_LEN * RECORDS_PER_STEP;
+
+/// The largest payload length ws accepts (2^53 - 1): the high 32 bits of a
+/// 64-bit length may be at most 2^21 - 1.
+const MAX_LEN_HIGH_WORD: u32 = (1 << 21) - 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Server side: frames must be masked. Client side: must not be.
+    pub is_server: bool,
+    /// Largest message (sum of its fragments' payloads); 0 = no limit.
+    pub max_payload: u64,
+    /// Skip UTF-8 validation of text messages and close reasons (as ws's
+    /// `skipUTF8Validation`).
+    pub skip_utf8_validation: bool,
+    /// Most data frames per message; 0 = no limit.
+    pub max_fragments: u32,
+    /// Most PIECE records per message; 0 = no limit.
+    pub max_pieces: u32,
+}
+
+impl Default for Options {
+    /// The defaults of ws's `Receiver` class: client side, no limits.
+    fn default() -> Self {
+        Options {
+            is_server: false,
+            max_payload: 0,
+            skip_utf8_validation: false,
+            max_fragments: 0,
+            max_pieces: 0,
+        }
+    }
+}
+
+/// Misuse of `feed` by the caller (not peer input). Becomes a RangeError.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedError {
+    /// The events array has fewer than `MIN_EVENTS_LEN` entries.
+    EventsTooSmall,
+    /// `start` is past the end of the chunk.
+    StartOutOfRange,
+}
+
+impl std::fmt::Display for FeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedError::EventsTooSmall => write!(
+                f,
+                "The events array must have at least {MIN_EVENTS_LEN} elements"
+            ),
+            FeedError::StartOutOfRange => f.write_str("The start offset is out of range"),
+        }
+    }
+}
+
+impl std::error::Error for FeedError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// First two header bytes.
+    Info,
+    /// 16-bit extended length.
+    Length16,
+    /// 64-bit extended length.
+    Length64,
+    /// Masking key.
+    MaskKey,
+    /// Payload bytes of the current frame.
+    Payload,
+    /// A close frame was received; everything after it is ignored (as ws
+    /// does).
+    Closed,
+    /// A protocol error was reported; the Receiver is dead.
+    Failed,
+}
+
+/// Writes records into the caller's events array.
+struct Records<'e> {
+    events: &'e mut [u32],
+    count: usize,
+    capacity: usize,
+}
+
+impl Records<'_> {
+    fn room(&self) -> usize {
+        self.capacity - self.count
+    }
+
+    fn push(&mut self, kind: u32, a: u32, b: u32) {
+        let at = 2 + self.count * RECORD_LEN;
+        if let Some(slot) = self.events.get_mut(at..at + RECORD_LEN) {
+            slot.copy_from_slice(&[kind, a, b]);
+            self.count += 1;
+        }
+    }
+}
+
+pub struct Receiver {
+    opts: Options,
+    /// Hook for permessage-deflate: when set, RSV1 on the first frame of a
+    /// data message marks it compressed. Decompression is not implemented
+    /// yet, so a compressed frame is still refused (see `on_info`).
+    compression: bool,
+
+    stage: Stage,
+    /// Bytes of the current header stage gathered across chunks.
+    acc: [u8; 8],
+    acc_len: usize,
+
+    // The current frame.
+    fin: bool,
+    /// Effective opcode: 1/2 for data frames (continuations resolved), 8-10
+    /// for control frames.
+    opcode: u8,
+    masked: bool,
+    mask_key: [u8; 4],
+    /// Payload bytes of this frame unmasked so far (mod 4 is the key phase).
+    mask_phase: usize,
+    remaining: u64,
+
+    // The current data message.
+    /// Opcode of a fragmented message in progress, 0 when none.
+    fragmented: u8,
+    /// Whether the message's first frame had RSV1 set (compression hook).
+    compressed: bool,
+    total_payload: u64,
+    num_fragments: u32,
+    num_pieces: u32,
+    utf8: Utf8Validator,
+
+    // The current control frame's payload (for close validation).
+    ctrl: [u8; frame::MAX_CONTROL_PAYLOAD],
+    ctrl_len: usize,
+
+    error: Option<ProtocolError>,
+}
+
+impl Receiver {
+    pub fn new(opts: Options) -> Self {
+        Receiver {
+            opts,
+            compression: false,
+            stage: Stage::Info,
+            acc: [0; 8],
+            acc_len: 0,
+            fin: false,
+            opcode: 0,
+            masked: false,
+            mask_key: [0; 4],
+            mask_phase: 0,
+            remaining: 0,
+            fragmented: 0,
+            compressed: false,
+            total_payload: 0,
+            num_fragments: 0,
+            num_pieces: 0,
+            utf8: Utf8Validator::new(),
+            ctrl: [0; frame::MAX_CONTROL_PAYLOAD],
+            ctrl_len: 0,
+            error: None,
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Hook for permessage-deflate: whether RSV1 may be set on the first
+    /// frame of a data message. Until decompression lands, RSV1 is refused
+    /// regardless ('RSV1 must be clear').
+    pub fn set_compression(&mut self, enabled: bool) {
+        self.compression = enabled;
+    }
+
+    /// The error that killed this Receiver, if any.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// True once a close frame was received.
+    pub fn is_closed(&self) -> bool {
+        self.stage == Stage::Closed
+    }
+
+    /// Parses `chunk[start..]`, unmasking payload bytes in place, and writes
+    /// `events[0]` = record count, `events[1]` = the absolute offset where
+    /// parsing stopped, then the records from `events[2]`. Stops early only
+    /// when fewer than `RECORDS_PER_STEP` records still fit.
+    ///
+    /// Chunks are addressed with `u32` offsets: bytes past `u32::MAX` are
+    /// not looked at (the offset reported stops there).
+    pub fn feed(
+        &mut self,
+        chunk: &mut [u8],
+        start: usize,
+        events: &mut [u32],
+    ) -> Result<(), FeedError> {
+        if events.len() < MIN_EVENTS_LEN {
+            return Err(FeedError::EventsTooSmall);
+        }
+        if start > chunk.len() {
+            return Err(FeedError::StartOutOfRange);
+        }
+        let end = chunk.len().min(u32::MAX as usize);
+        let chunk = chunk.get_mut(..end).unwrap_or_default();
+        let mut pos = start.min(end);
+        let capacity = (events.len() - 2) / RECORD_LEN;
+        let mut out = Records {
+            events,
+            count: 0,
+            capacity,
+        };
+
+        match self.stage {
+            Stage::Failed => {
+                if let Some(e) = self.error {
+                    out.push(EV_ERROR, e.id as u32, e.arg);
+                }
+            }
+            Stage::Closed => pos = end,
+            _ => {
+                if let Err(e) = self.run(chunk, &mut pos, &mut out) {
+                    self.error = Some(e);
+                    self.stage = Stage::Failed;
+                    out.push(EV_ERROR, e.id as u32, e.arg);
+                }
+                if self.stage == Stage::Closed {
+                    pos = end;
+                }
+            }
+        }
+
+        let count = out.count as u32;
+        if let Some(head) = out.events.get_mut(..2) {
+            head.copy_from_slice(&[count, pos as u32]);
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        chunk: &mut [u8],
+        pos: &mut usize,
+        out: &mut Records<'_>,
+    ) -> Result<(), ProtocolError> {
+        while *pos < chunk.len() && out.room() >= RECORDS_PER_STEP {
+            match self.stage {
+                Stage::Info => {
+                    if let Some(b) = self.gather(chunk, pos, 2) {
+                        self.on_info(b[0], b[1], out)?;
+                    }
+                }
+                Stage::Length16 => {
+                    if let Some(b) = self.gather(chunk, pos, 2) {
+                        let len = u16::from_be_bytes([b[0], b[1]]);
+                        self.have_length(u64::from(len), out)?;
+                    }
+                }
+                Stage::Length64 => {
+                    if let Some(b) = self.gather(chunk, pos, 8) {
+                        let high = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                        if high > MAX_LEN_HIGH_WORD {
+                            return Err(ProtocolError::new(ErrorId::UnsupportedDataPayloadLength));
+                        }
+                        self.have_length(u64::from_be_bytes(b), out)?;
+                    }
+                }
+                Stage::MaskKey => {
+                    if let Some(b) = self.gather(chunk, pos, 4) {
+                        self.mask_key = [b[0], b[1], b[2], b[3]];
+                        self.start_payload(out)?;
+                    }
+                }
+                Stage::Payload => self.on_payload(chunk, pos, out)?,
+                Stage::Closed | Stage::Failed => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Collects `n` (<= 8) bytes of the current header stage. Reads straight
+    /// from the chunk when nothing is pending, else accumulates across
+    /// chunks. Returns the bytes once all `n` are there.
+    #[inline]
+    fn gather(&mut self, chunk: &[u8], pos: &mut usize, n: usize) -> Option<[u8; 8]> {
+        let avail = chunk.get(*pos..).unwrap_or_default();
+        let mut bytes = [0u8; 8];
+        if self.acc_len == 0 {
+            if let Some(src) = avail.get(..n) {
+                bytes.get_mut(..n)?.copy_from_slice(src);
+                *pos += n;
+                return Some(bytes);
+            }
+        }
+        let take = (n - self.acc_len).min(avail.len());
+        let dst = self.acc.get_mut(self.acc_len..self.acc_len + take)?;
+        dst.copy_from_slice(avail.get(..take)?);
+        self.acc_len += take;
+        *pos += take;
+        if self.acc_len < n {
+            return None;
+        }
+        self.acc_len = 0;
+        bytes.get_mut(..n)?.copy_from_slice(self.acc.get(..n)?);
+        Some(bytes)
+    }
+
+    /// The first two header bytes: ws's `getInfo`, same checks, same order.
+    fn on_info(&mut self, b0: u8, b1: u8, out: &mut Records<'_>) -> Result<(), ProtocolError> {
+        if b0 & RSV2_RSV3_BITS != 0 {
+            return Err(ProtocolError::new(ErrorId::Rsv2Rsv3));
+        }
+        let rsv1 = b0 & RSV1_BIT != 0;
+        if rsv1 && !self.compression {
+            return Err(ProtocolError::new(ErrorId::Rsv1));
+        }
+
+        let fin = b0 & FIN_BIT != 0;
+        let mut opcode = b0 & OPCODE_BITS;
+        let len7 = b1 & LEN7_BITS;
+
+        match opcode {
+            OP_CONTINUATION => {
+                if rsv1 {
+                    return Err(ProtocolError::new(ErrorId::Rsv1));
+                }
+                if self.fragmented == 0 {
+                    return Err(ProtocolError::with_arg(ErrorId::InvalidOpcode, 0));
+                }
+                opcode = self.fragmented;
+            }
+            OP_TEXT | OP_BINARY => {
+                if self.fragmented != 0 {
+                    return Err(ProtocolError::with_arg(
+                        ErrorId::InvalidOpcode,
+                        u32::from(opcode),
+                    ));
+                }
+                self.compressed = rsv1;
+            }
+            OP_CLOSE | OP_PING | OP_PONG => {
+                if !fin {
+                    return Err(ProtocolError::new(ErrorId::ExpectedFin));
+                }
+                if rsv1 {
+                    return Err(ProtocolError::new(ErrorId::Rsv1));
+                }
+                if usize::from(len7) > frame::MAX_CONTROL_PAYLOAD
+                    || (opcode == OP_CLOSE && len7 == 1)
+                {
+                    return Err(ProtocolError::with_arg(
+                        ErrorId::InvalidControlPayloadLength,
+                        u32::from(len7),
+                    ));
+                }
+            }
+            _ => {
+                return Err(ProtocolError::with_arg(
+                    ErrorId::InvalidOpcode,
+                    u32::from(opcode),
+                ))
+            }
+        }
+
+        if !fin && self.fragmented == 0 {
+            self.fragmented = opcode;
+        }
+        let masked = b1 & MASK_BIT != 0;
+        if self.opts.is_server {
+            if !masked {
+                return Err(ProtocolError::new(ErrorId::ExpectedMask));
+            }
+        } else if masked {
+            return Err(ProtocolError::new(ErrorId::UnexpectedMask));
+        }
+
+        self.fin = fin;
+        self.opcode = opcode;
+        self.masked = masked;
+
+        if self.compressed && !frame::is_control(opcode) {
+            // Reachable only once `set_compression(true)` is used; inflating
+            // is not implemented yet, so refuse rather than deliver garbage.
+            return Err(ProtocolError::new(ErrorId::Rsv1));
+        }
+
+        match len7 {
+            LEN7_16BIT => self.stage = Stage::Length16,
+            LEN7_64BIT => self.stage = Stage::Length64,
+            _ => self.have_length(u64::from(len7), out)?,
+        }
+        Ok(())
+    }
+
+    /// ws's `haveLength`: the message size limit, checked before any payload.
+    fn have_length(&mut self, len: u64, out: &mut Records<'_>) -> Result<(), ProtocolError> {
+        if len != 0 && !frame::is_control(self.opcode) {
+            self.total_payload = self.total_payload.saturating_add(len);
+            if self.opts.max_payload > 0 && self.total_payload > self.opts.max_payload {
+                return Err(ProtocolError::new(ErrorId::MaxPayloadExceeded));
+            }
+        }
+        self.remaining = len;
+        if self.masked {
+            self.stage = Stage::MaskKey;
+            Ok(())
+        } else {
+            self.start_payload(out)
+        }
+    }
+
+    /// The header is complete.
+    fn start_payload(&mut self, out: &mut Records<'_>) -> Result<(), ProtocolError> {
+        if !frame::is_control(self.opcode) {
+            self.num_fragments = self.num_fragments.saturating_add(1);
+            if self.opts.max_fragments > 0 && self.num_fragments > self.opts.max_fragments {
+                return Err(ProtocolError::new(ErrorId::TooManyFragments));
+            }
+        } else {
+            self.ctrl_len = 0;
+        }
+        self.mask_phase = 0;
+        if self.remaining == 0 {
+            self.complete_frame(out)
+        } else {
+            self.stage = Stage::Payload;
+            Ok(())
+        }
+    }
+
+    fn on_payload(
+        &mut self,
+        chunk: &mut [u8],
+        pos: &mut usize,
+        out: &mut Records<'_>,
+    ) -> Result<(), ProtocolError> {
+        let start = *pos;
+        let avail = chunk.len().saturating_sub(start);
+        let n = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(avail);
+        let Some(piece) = chunk.get_mut(start..start + n) else {
+            // Cannot happen: n <= avail.
+            *pos = chunk.len();
+            return Ok(());
+        };
+        if self.masked {
+            mask::apply(piece, self.mask_key, self.mask_phase);
+            self.mask_phase = (self.mask_phase + n) & 3;
+        }
+
+        let control = frame::is_control(self.opcode);
+        if control {
+            if let Some(dst) = self.ctrl.get_mut(self.ctrl_len..self.ctrl_len + n) {
+                dst.copy_from_slice(piece);
+                self.ctrl_len += n;
+            }
+        } else {
+            if self.opts.max_pieces > 0 && self.num_pieces >= self.opts.max_pieces {
+                return Err(ProtocolError::new(ErrorId::TooManyPieces));
+            }
+            if self.opcode == OP_TEXT && !self.opts.skip_utf8_validation && !self.utf8.feed(piece) {
+                return Err(ProtocolError::new(ErrorId::InvalidUtf8));
+            }
+            self.num_pieces += 1;
+        }
+
+        *pos = start + n;
+        self.remaining -= n as u64;
+        let kind = if control { EV_CTRL_PIECE } else { EV_PIECE };
+        out.push(kind, start as u32, (start + n) as u32);
+        if self.remaining == 0 {
+            self.complete_frame(out)?;
+        }
+        Ok(())
+    }
+
+    /// The current frame's payload is complete.
+    fn complete_frame(&mut self, out: &mut Records<'_>) -> Result<(), ProtocolError> {
+        match self.opcode {
+            OP_PING | OP_PONG => {
+                out.push(
+                    if self.opcode == OP_PING {
+                        EV_PING
+                    } else {
+                        EV_PONG
+                    },
+                    0,
+                    0,
+                );
+                self.stage = Stage::Info;
+            }
+            OP_CLOSE => {
+                let payload = self.ctrl.get(..self.ctrl_len).unwrap_or_default();
+                let code = close::parse_payload(payload, self.opts.skip_utf8_validation)?;
+                out.push(EV_CLOSE, u32::from(code), 0);
+                self.stage = Stage::Closed;
+            }
+            _ => {
+                self.stage = Stage::Info;
+                if self.fin {
+                    let text = self.opcode == OP_TEXT;
+                    if text && !self.opts.skip_utf8_validation && !self.utf8.is_complete() {
+                        return Err(ProtocolError::new(ErrorId::InvalidUtf8));
+                    }
+                    out.push(EV_MESSAGE, u32::from(!text), 0);
+                    self.fragmented = 0;
+                    self.compressed = false;
+                    self.total_payload = 0;
+                    self.num_fragments = 0;
+                    self.num_pieces = 0;
+                    self.utf8.reset();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
