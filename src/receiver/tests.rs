@@ -70,8 +70,11 @@ impl Driver {
         Self::new(Options::default())
     }
 
-    /// Feeds one chunk the way js/ does.
+    /// Feeds one chunk the way js/ does (nothing more after an error).
     fn feed(&mut self, chunk: &[u8]) {
+        if matches!(self.out.last(), Some(Ev::Error(..))) {
+            return;
+        }
         let mut chunk = chunk.to_vec();
         let mut pos = 0usize;
         loop {
@@ -933,4 +936,93 @@ fn headers_agree_with_tungstenite_parser() {
         assert_eq!(r.remaining, len);
         assert_eq!(r.mask_key, h.mask.expect("masked"));
     }
+}
+
+/// Random streams of valid and invalid frames: however the bytes are cut
+/// into chunks, and however small the events array, the events are the same
+/// (and nothing panics).
+#[test]
+fn random_streams_are_chunking_independent() {
+    let mut seed = 0x9e37_79b9_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for _ in 0..400 {
+        let server = next() % 2 == 0;
+        let mut stream = vec![];
+        for _ in 0..(1 + next() % 8) {
+            let ops = [0u8, 0, 1, 1, 2, 2, 8, 9, 10, 3];
+            let op = ops[(next() % ops.len() as u32) as usize];
+            let fin = next() % 3 != 0;
+            let rsv = if next() % 40 == 0 { 0x40 } else { 0 };
+            let len = match next() % 10 {
+                0 => 126 + (next() % 400) as usize,
+                1 => 70_000,
+                _ => (next() % 20) as usize,
+            };
+            let payload: Vec<u8> = if next() % 2 == 0 {
+                "aé€𝄞".bytes().cycle().take(len).collect()
+            } else {
+                (0..len).map(|_| next() as u8).collect()
+            };
+            let payload = if op == OP_CLOSE && payload.len() >= 2 {
+                let mut p = close_payload([1000, 1005, 3000, 999][(next() % 4) as usize], b"");
+                p.extend_from_slice(&payload[2..payload.len().min(100)]);
+                p
+            } else {
+                payload
+            };
+            let masked = server != (next() % 50 == 0);
+            let b0 = u8::from(fin) << 7 | rsv | op;
+            stream.extend(frame_raw(b0, &payload, masked.then_some(KEY)));
+        }
+        let opts = Options {
+            is_server: server,
+            max_payload: if next() % 4 == 0 {
+                u64::from(next() % 500)
+            } else {
+                0
+            },
+            skip_utf8_validation: next() % 8 == 0,
+            max_fragments: next() % 4,
+            max_pieces: if next() % 4 == 0 { 1 + next() % 6 } else { 0 },
+        };
+        let pieces_limited = opts.max_pieces != 0;
+        let whole = Driver::new(opts).run(&stream);
+        let mut chunks: Vec<&[u8]> = vec![];
+        let mut at = 0;
+        while at < stream.len() {
+            let step = 1 + (next() as usize % 40).min(stream.len() - at - 1);
+            chunks.push(&stream[at..at + step]);
+            at += step;
+        }
+        let mut d = Driver::with_capacity(opts, RECORDS_PER_STEP + (next() % 3) as usize);
+        for c in &chunks {
+            d.feed(c);
+        }
+        if !pieces_limited {
+            // The piece limit depends on chunking by design.
+            assert_eq!(summary(&d.out), summary(&whole), "{opts:?}");
+            assert_eq!(d.out, whole);
+            let bytewise = Driver::new(opts).run_bytewise(&stream);
+            assert_eq!(summary(&bytewise), summary(&whole), "{opts:?}");
+            assert_eq!(bytewise, whole);
+        }
+    }
+}
+
+/// Short, readable form of events for assertion messages.
+fn summary(evs: &[Ev]) -> Vec<String> {
+    evs.iter()
+        .map(|e| match e {
+            Ev::Message { binary, data } => format!("msg bin={binary} len={}", data.len()),
+            Ev::Ping(d) => format!("ping len={}", d.len()),
+            Ev::Pong(d) => format!("pong len={}", d.len()),
+            Ev::Close(c, r) => format!("close {c} len={}", r.len()),
+            Ev::Error(id, arg) => format!("error {id:?} {arg}"),
+        })
+        .collect()
 }
