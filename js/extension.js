@@ -84,9 +84,11 @@ function format(extensions) {
           const parts = [name];
 
           for (const key of Object.keys(params)) {
-            for (const value of [].concat(params[key])) {
-              parts.push(value === true ? key : `${key}=${value}`);
-            }
+            const values = [].concat(params[key]);
+
+            parts.push(
+              values.map((v) => (v === true ? key : `${key}=${v}`)).join('; ')
+            );
           }
 
           return parts.join('; ');

@@ -150,7 +150,7 @@ function detachFromHttp(socket, req, listeners) {
 function takeFromHttp(req, socket) {
   const res = socket._httpMessage;
 
-  if (res) detachResponse(socket, res);
+  if (res && res.req === req) detachResponse(socket, res);
   process.nextTick(detachFromHttp, socket, req, httpListeners(socket));
 }
 

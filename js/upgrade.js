@@ -301,7 +301,8 @@ function describe([status, message], req) {
               'sends "Sec-WebSocket-Version: 13"'
           : 'Unsupported "Sec-WebSocket-Version: ' +
               `${clip(headers['sec-websocket-version'])}" header: this ` +
-              'server speaks versions 13 and 8; use "Sec-WebSocket-Version: 13"',
+              'server speaks versions 13 and 8; use ' +
+              '"Sec-WebSocket-Version: 13"',
         { 'Sec-WebSocket-Version': '13, 8' }
       );
     default:

@@ -20,97 +20,110 @@ const {
   parseProtocols
 } = require('./handshake');
 
+const DEFAULT_OPTIONS = {
+  allowSynchronousEvents: true,
+  autoPong: true,
+  backlog: null, // `net` picks its own default (511)
+  clientTracking: true,
+  closeTimeout: CLOSE_TIMEOUT,
+  handleProtocols: null,
+  host: null,
+  maxBufferedChunks: 256 * 1024,
+  maxFragments: 16 * 1024,
+  maxPayload: 100 * 1024 * 1024,
+  maxPendingAutoPongs: 60,
+  noServer: false,
+  path: null,
+  perMessageDeflate: false,
+  port: null,
+  server: null,
+  skipUTF8Validation: false,
+  verifyClient: null
+};
+
+const VERSION_ERROR = 'Missing or invalid Sec-WebSocket-Version header';
+
 //
-// How long a server given with `{ server }` may stay not listening before we
-// warn that it is probably not the one the application listens on.
+// How long a server passed as `{ server }` may stay not listening before we
+// suspect that the application listens on another one (Koa's `app.listen()`).
 //
 const LISTEN_CHECK_DELAY = 1000;
 
 let warnedNotListening = false;
 
 /**
- * Class representing a WebSocket server.
+ * A WebSocket server, with the API of ws's `WebSocketServer`.
  *
  * @extends EventEmitter
  */
 class WebSocketServer extends EventEmitter {
   /**
-   * Create a `WebSocketServer` instance.
+   * Creates a `WebSocketServer`. Exactly one of `port`, `server` and
+   * `noServer` must be given.
    *
    * @param {Object} options Configuration options
-   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
-   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
-   *     multiple times in the same tick
-   * @param {Boolean} [options.autoPong=true] Specifies whether or not to
-   *     automatically send a pong in response to a ping
-   * @param {Number} [options.backlog=511] The maximum length of the queue of
-   *     pending connections
-   * @param {Boolean} [options.clientTracking=true] Specifies whether or not to
-   *     track clients
-   * @param {Number} [options.closeTimeout=30000] Duration in milliseconds to
-   *     wait for the closing handshake to finish after `websocket.close()` is
-   *     called
-   * @param {Function} [options.handleProtocols] A hook to handle protocols
-   * @param {String} [options.host] The hostname where to bind the server
-   * @param {Number} [options.maxBufferedChunks=262144] The maximum number of
-   *     buffered data chunks of a message
-   * @param {Number} [options.maxFragments=16384] The maximum number of
-   *     fragments of a message
-   * @param {Number} [options.maxPayload=104857600] The maximum allowed message
-   *     size
-   * @param {Boolean} [options.noServer=false] Enable no server mode
-   * @param {String} [options.path] Accept only connections matching this path
+   * @param {Boolean} [options.allowSynchronousEvents=true] Whether
+   *     `'message'`, `'ping'` and `'pong'` may be emitted more than once in
+   *     the same tick
+   * @param {Boolean} [options.autoPong=true] Whether to answer pings with
+   *     pongs automatically
+   * @param {Number} [options.backlog=511] The length of the queue of pending
+   *     connections (`port` mode)
+   * @param {Boolean} [options.clientTracking=true] Whether to keep the open
+   *     connections in `clients`
+   * @param {Number} [options.closeTimeout=30000] How long, in milliseconds, a
+   *     connection waits for the closing handshake after `close()`
+   * @param {Function} [options.handleProtocols] Picks the subprotocol from the
+   *     offered ones: `(protocols, req) => String|false`
+   * @param {String} [options.host] The host to listen on (`port` mode)
+   * @param {Number} [options.maxBufferedChunks=262144] The most pieces a
+   *     message may be received in
+   * @param {Number} [options.maxFragments=16384] The most frames a message may
+   *     be made of
+   * @param {Number} [options.maxPayload=104857600] The largest message
+   *     accepted, in bytes
+   * @param {Number} [options.maxPendingAutoPongs=60] The most automatic pongs
+   *     that may wait to be written
+   * @param {Boolean} [options.noServer=false] Use no HTTP server: the
+   *     application calls `handleUpgrade()` or `upgrade()`
+   * @param {String} [options.path] Accept only requests for this path
    * @param {(Boolean|Object)} [options.perMessageDeflate=false] Accepted for
-   *     compatibility; the extension is not negotiated yet
-   * @param {Number} [options.port] The port where to bind the server
-   * @param {(http.Server|https.Server)} [options.server] A pre-created HTTP/S
-   *     server to use
-   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
-   *     not to skip UTF-8 validation for text messages
-   * @param {Function} [options.verifyClient] A hook to reject connections
-   * @param {Function} [options.WebSocket=WebSocket] Specifies the `WebSocket`
-   *     class to use. It must be the `WebSocket` class or class that extends it
-   * @param {Function} [callback] A listener for the `listening` event
+   *     compatibility with ws; the extension is not negotiated yet
+   * @param {Number} [options.port] Create an HTTP server listening on this
+   *     port
+   * @param {(http.Server|https.Server)} [options.server] Handle the upgrade
+   *     requests of this HTTP/S server
+   * @param {Boolean} [options.skipUTF8Validation=false] Whether to skip the
+   *     UTF-8 validation of text messages
+   * @param {Function} [options.verifyClient] Accepts or refuses a handshake:
+   *     `(info) => Boolean` or `(info, cb) => void`
+   * @param {Function} [options.WebSocket=WebSocket] The class of the
+   *     connections: `WebSocket` or a subclass of it
+   * @param {Function} [callback] A listener for `'listening'` (`port` mode)
    */
   constructor(options, callback) {
     super();
 
-    options = {
-      allowSynchronousEvents: true,
-      autoPong: true,
-      maxBufferedChunks: 256 * 1024,
-      maxFragments: 16 * 1024,
-      maxPayload: 100 * 1024 * 1024,
-      maxPendingAutoPongs: 60,
-      skipUTF8Validation: false,
-      perMessageDeflate: false,
-      handleProtocols: null,
-      clientTracking: true,
-      closeTimeout: CLOSE_TIMEOUT,
-      verifyClient: null,
-      noServer: false,
-      backlog: null, // Let `net` pick its default (511).
-      server: null,
-      host: null,
-      path: null,
-      port: null,
-      WebSocket,
-      ...options
-    };
+    options = { ...DEFAULT_OPTIONS, WebSocket, ...options };
 
-    if (
-      (options.port == null && !options.server && !options.noServer) ||
-      (options.port != null && (options.server || options.noServer)) ||
-      (options.server && options.noServer)
-    ) {
+    const modes =
+      (options.port != null) +
+      Boolean(options.server) +
+      Boolean(options.noServer);
+
+    if (modes !== 1) {
       throw new TypeError(
         'One and only one of the "port", "server", or "noServer" options ' +
           'must be specified'
       );
     }
 
+    this._server = null;
+    this._removeListeners = null;
+    this._listenCheck = null;
+
     if (options.port != null) {
-      this._server = http.createServer(respondUpgradeRequired);
+      this._server = http.createServer(answerUpgradeRequired);
       this._server.listen(
         options.port,
         options.host,
@@ -119,9 +132,8 @@ class WebSocketServer extends EventEmitter {
       );
     } else if (options.server) {
       this._server = options.server;
-      this._listenCheck = null;
 
-      if (options.server.listening === false) {
+      if (this._server.listening === false) {
         this._listenCheck = setTimeout(
           checkListening,
           LISTEN_CHECK_DELAY,
@@ -131,19 +143,10 @@ class WebSocketServer extends EventEmitter {
       }
     }
 
-    if (this._server) {
-      const emitConnection = this.emit.bind(this, 'connection');
-
-      this._removeListeners = addListeners(this._server, {
-        listening: this.emit.bind(this, 'listening'),
-        error: this.emit.bind(this, 'error'),
-        upgrade: (req, socket, head) => {
-          this.handleUpgrade(req, socket, head, emitConnection);
-        }
-      });
-    }
+    if (this._server) this._removeListeners = listenTo(this, this._server);
 
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
+
     if (options.clientTracking) {
       this.clients = new Set();
       this._shouldEmitClose = false;
@@ -154,12 +157,11 @@ class WebSocketServer extends EventEmitter {
   }
 
   /**
-   * Returns the bound address, the address family name, and port of the server
-   * as reported by the operating system if listening on an IP socket.
-   * If the server is listening on a pipe or UNIX domain socket, the name is
-   * returned as a string.
+   * Returns the address the HTTP server is bound to, as `server.address()`
+   * does.
    *
-   * @return {(Object|String|null)} The address of the server
+   * @return {(Object|String|null)} The address, or `null` once closed
+   * @throws {Error} In `noServer` mode
    * @public
    */
   address() {
@@ -167,23 +169,22 @@ class WebSocketServer extends EventEmitter {
       throw new Error('The server is operating in "noServer" mode');
     }
 
-    if (!this._server) return null;
-    return this._server.address();
+    return this._server ? this._server.address() : null;
   }
 
   /**
-   * Stop the server from accepting new connections and emit the `'close'` event
-   * when all existing connections are closed.
+   * Stops accepting connections. `'close'` is emitted once the server is done:
+   * in `port` mode when the HTTP server has closed, otherwise when the last
+   * tracked connection has closed. The open connections are left alone.
    *
-   * @param {Function} [cb] A one-time listener for the `'close'` event
+   * @param {Function} [cb] Called on `'close'`, with an error if the server
+   *     was already closed
    * @public
    */
   close(cb) {
     if (this._state === CLOSED) {
       if (cb) {
-        this.once('close', () => {
-          cb(new Error('The server is not running'));
-        });
+        this.once('close', () => cb(new Error('The server is not running')));
       }
 
       process.nextTick(emitClose, this);
@@ -191,97 +192,78 @@ class WebSocketServer extends EventEmitter {
     }
 
     if (cb) this.once('close', cb);
-
     if (this._state === CLOSING) return;
+
     this._state = CLOSING;
+    clearTimeout(this._listenCheck);
 
-    if (this._listenCheck) {
-      clearTimeout(this._listenCheck);
-      this._listenCheck = null;
-    }
+    const server = this._server;
 
-    if (this.options.noServer || this.options.server) {
-      if (this._server) {
-        this._removeListeners();
-        this._removeListeners = this._server = null;
-      }
-
-      if (this.clients && this.clients.size) {
-        this._shouldEmitClose = true;
-      } else {
-        process.nextTick(emitClose, this);
-      }
-    } else {
-      const server = this._server;
-
+    if (server) {
       this._removeListeners();
       this._removeListeners = this._server = null;
+    }
 
+    if (this.options.port != null) {
       //
-      // The HTTP server was created internally. Close it, and emit `'close'`
-      // when it is closed, that is after all the connections are gone.
+      // We created the HTTP server, so we close it, and we are closed when it
+      // is: `server.close()` waits for every connection, upgraded ones too.
       //
-      server.close(() => {
-        emitClose(this);
-      });
+      server.close(() => emitClose(this));
+    } else if (this.clients && this.clients.size) {
+      this._shouldEmitClose = true;
+    } else {
+      process.nextTick(emitClose, this);
     }
   }
 
   /**
-   * See if a given request should be handled by this server instance.
+   * Tells whether this server handles a request: with the `path` option, only
+   * requests for that path (the query string aside). Override it to route
+   * requests some other way.
    *
-   * @param {http.IncomingMessage} req Request object to inspect
-   * @return {Boolean} `true` if the request is valid, else `false`
+   * @param {http.IncomingMessage} req The request
+   * @return {Boolean} `true` to handle the request, else `false`
    * @public
    */
   shouldHandle(req) {
-    if (this.options.path) {
-      const index = req.url.indexOf('?');
-      const pathname = index !== -1 ? req.url.slice(0, index) : req.url;
+    if (!this.options.path) return true;
 
-      if (pathname !== this.options.path) return false;
-    }
+    const query = req.url.indexOf('?');
+    const pathname = query === -1 ? req.url : req.url.slice(0, query);
 
-    return true;
+    return pathname === this.options.path;
   }
 
   /**
-   * Handle a HTTP Upgrade request.
+   * Handles an HTTP upgrade request the way ws does: it checks the handshake,
+   * asks `verifyClient`, then writes the 101 response and calls `cb` with the
+   * new connection, or answers the request with an error status and closes
+   * the socket (or emits `'wsClientError'` for a malformed handshake, when
+   * that event has listeners).
    *
-   * @param {http.IncomingMessage} req The request object
-   * @param {Duplex} socket The network socket between the server and client
+   * @param {http.IncomingMessage} req The request
+   * @param {Duplex} socket The socket of the request
    * @param {Buffer} head The first packet of the upgraded stream
-   * @param {Function} cb Callback
+   * @param {Function} cb Called with `(ws, req)` once upgraded
    * @public
    */
   handleUpgrade(req, socket, head, cb) {
-    socket.on('error', socketOnError);
+    socket.on('error', destroySocket);
 
-    const headers = req.headers;
-    const key = headers['sec-websocket-key'];
-    const version = +headers['sec-websocket-version'];
-    const invalid = validateUpgrade(
-      req.method,
-      headers.upgrade,
-      key,
-      headers['sec-websocket-version'],
-      headers.connection,
-      false
-    );
+    const failure = checkHandshake(req);
 
-    if (invalid !== null) {
-      const [code, message] = invalid;
-      const extra =
-        code === 400 && message === VERSION_MESSAGE
-          ? { 'Sec-WebSocket-Version': '13, 8' }
-          : undefined;
+    if (failure !== null) {
+      const [code, message] = failure;
+      const headers =
+        message === VERSION_ERROR ? { 'Sec-WebSocket-Version': '13, 8' } : null;
 
-      abortHandshakeOrEmitwsClientError(this, req, socket, code, message, extra);
+      refuseOrEmitClientError(this, req, socket, code, message, headers);
       return;
     }
 
     if (!this.shouldHandle(req)) {
-      abortHandshake(socket, 400);
+      refuse(socket, 400);
       return;
     }
 
@@ -292,7 +274,8 @@ class WebSocketServer extends EventEmitter {
       protocols = parseProtocols(req);
     } catch {
       const message = 'Invalid Sec-WebSocket-Protocol header';
-      abortHandshakeOrEmitwsClientError(this, req, socket, 400, message);
+
+      refuseOrEmitClientError(this, req, socket, 400, message);
       return;
     }
 
@@ -300,66 +283,69 @@ class WebSocketServer extends EventEmitter {
       extensions = parseExtensions(this.options, req);
     } catch {
       const message = 'Invalid or unacceptable Sec-WebSocket-Extensions header';
-      abortHandshakeOrEmitwsClientError(this, req, socket, 400, message);
+
+      refuseOrEmitClientError(this, req, socket, 400, message);
+      return;
+    }
+
+    const key = req.headers['sec-websocket-key'];
+    const accept = () => {
+      this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+    };
+
+    const verifyClient = this.options.verifyClient;
+
+    if (!verifyClient) {
+      accept();
       return;
     }
 
     //
-    // Optionally call external client verification handler.
+    // A version 8 client (hybi-08) sends its origin in `Sec-WebSocket-Origin`.
     //
-    if (this.options.verifyClient) {
-      const info = {
-        origin: headers[version === 8 ? 'sec-websocket-origin' : 'origin'],
-        secure: !!(req.socket.authorized || req.socket.encrypted),
-        req
-      };
+    const legacy = +req.headers['sec-websocket-version'] === 8;
+    const info = {
+      origin: req.headers[legacy ? 'sec-websocket-origin' : 'origin'],
+      secure: Boolean(req.socket.authorized || req.socket.encrypted),
+      req
+    };
 
-      if (this.options.verifyClient.length === 2) {
-        this.options.verifyClient(info, (verified, code, message, headers) => {
-          if (!verified) {
-            return abortHandshake(socket, code || 401, message, headers);
-          }
-
-          this.completeUpgrade(
-            extensions,
-            key,
-            protocols,
-            req,
-            socket,
-            head,
-            cb
-          );
-        });
-        return;
-      }
-
-      if (!this.options.verifyClient(info)) return abortHandshake(socket, 401);
+    if (verifyClient.length !== 2) {
+      if (verifyClient(info)) accept();
+      else refuse(socket, 401);
+      return;
     }
 
-    this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+    verifyClient(info, (verified, code, message, headers) => {
+      if (verified) accept();
+      else refuse(socket, code || 401, message, headers);
+    });
   }
 
   /**
-   * Upgrade the connection to WebSocket.
+   * Writes the 101 response and turns the socket into a WebSocket connection.
    *
    * @param {Object} extensions The accepted extensions
-   * @param {String} key The value of the `Sec-WebSocket-Key` header
-   * @param {Set} protocols The subprotocols
-   * @param {http.IncomingMessage} req The request object
-   * @param {Duplex} socket The network socket between the server and client
+   * @param {String} key The `Sec-WebSocket-Key` of the request
+   * @param {Set<String>} protocols The offered subprotocols
+   * @param {http.IncomingMessage} req The request
+   * @param {Duplex} socket The socket of the request
    * @param {Buffer} head The first packet of the upgraded stream
-   * @param {Function} cb Callback
-   * @param {Object} [bun] The options of `upgrade()`: `headers` (a list of
-   *     `[name, value]` pairs, already validated), `protocol` (the
-   *     subprotocol chosen through `headers`, if any) and `data`
-   * @throws {Error} If called more than once with the same socket
+   * @param {Function} cb Called with `(ws, req)` once upgraded
+   * @param {Object} [bun] From `upgrade()`: `headers` (validated
+   *     `[name, value]` pairs for the 101), `protocol` (the subprotocol named
+   *     in those headers, if any) and `data` (for `ws.data`)
+   * @throws {Error} If the socket was already upgraded
    * @private
    */
   completeUpgrade(extensions, key, protocols, req, socket, head, cb, bun) {
     //
-    // Destroy the socket if the client has already sent a FIN packet.
+    // The client may have gone (or half-closed) while `verifyClient` ran.
     //
-    if (!socket.readable || !socket.writable) return socket.destroy();
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
+    }
 
     if (socket[kWebSocket]) {
       throw new Error(
@@ -368,54 +354,48 @@ class WebSocketServer extends EventEmitter {
       );
     }
 
-    if (this._state > RUNNING) return abortHandshake(socket, 503);
+    if (this._state !== RUNNING) {
+      refuse(socket, 503);
+      return;
+    }
 
     //
-    // A socket the HTTP server still reads requests from (`handleUpgrade()` or
-    // `upgrade()` called from a `'request'` listener) must be taken from it,
-    // or its parser would read WebSocket frames as HTTP and its timeouts would
-    // kill the connection.
+    // Called from a `'request'` listener, the socket still belongs to the
+    // HTTP server: its parser would read our frames as HTTP, its timeouts
+    // would kill the connection, and the framework would answer the request.
     //
     if (isOwnedByHttp(socket)) takeFromHttp(req, socket);
 
-    const headers = [
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+    const lines = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
       'Connection: Upgrade',
       `Sec-WebSocket-Accept: ${acceptKey(key)}`
     ];
 
-    const ws = new this.options.WebSocket(null, undefined, this.options);
-    let protocol;
-
-    if (bun && bun.protocol !== undefined) {
-      protocol = bun.protocol;
-    } else if (protocols.size) {
-      //
-      // Optionally call external protocol selection handler.
-      //
-      protocol = this.options.handleProtocols
-        ? this.options.handleProtocols(protocols, req)
-        : protocols.values().next().value;
-    }
+    const protocol =
+      bun && bun.protocol !== undefined
+        ? bun.protocol
+        : selectProtocol(this.options.handleProtocols, protocols, req);
 
     if (protocol) {
-      headers.push(`Sec-WebSocket-Protocol: ${protocol}`);
+      lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
       ws._protocol = protocol;
     }
 
     if (bun) {
-      for (const [name, value] of bun.headers) headers.push(`${name}: ${value}`);
+      for (const [name, value] of bun.headers) lines.push(`${name}: ${value}`);
       ws.data = bun.data;
     }
 
     //
-    // Allow external modification/inspection of handshake headers.
+    // Listeners may still add, change or remove lines.
     //
-    this.emit('headers', headers, req);
+    this.emit('headers', lines, req);
 
-    socket.write(headers.concat('\r\n').join('\r\n'));
-    socket.removeListener('error', socketOnError);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    socket.removeListener('error', destroySocket);
 
     ws.setSocket(socket, head, {
       allowSynchronousEvents: this.options.allowSynchronousEvents,
@@ -431,15 +411,13 @@ class WebSocketServer extends EventEmitter {
       ws.on('close', () => {
         this.clients.delete(ws);
 
-        if (this._shouldEmitClose && !this.clients.size) {
+        if (this._shouldEmitClose && this.clients.size === 0) {
           process.nextTick(emitClose, this);
         }
       });
     }
 
-    if (debug.enabled) {
-      debug('= connection open: %s %s', req.method, req.url);
-    }
+    if (debug.enabled) debug('= open: %s %s', req.method, req.url);
 
     cb(ws, req);
   }
@@ -447,25 +425,25 @@ class WebSocketServer extends EventEmitter {
   /**
    * Takes a request over as a WebSocket connection, Bun style. Call it from a
    * `'request'` listener (plain `http`, a Koa middleware with `ctx.req`, an
-   * Express route) or from an `'upgrade'` listener.
+   * Express route), even on a server started with `app.listen()`, or from an
+   * `'upgrade'` listener.
    *
    * It returns `true` when the request is a valid WebSocket upgrade: the
-   * server then owns the socket, whatever the application does with its
-   * response afterwards, and emits `'connection'` with `ws.data` set to
-   * `options.data`, from a later tick. It returns `false`, having written
-   * nothing, when the request is not a valid upgrade (a plain GET, for
-   * example), was already answered or upgraded, or the server is closing; the
-   * caller answers the request itself, and `upgradeError(req)` says why.
+   * socket is then ours, whatever the application does with the response,
+   * and `'connection'` follows in a later tick, with `ws.data` set to
+   * `options.data`. It returns `false`, having written nothing, when the
+   * request is not a valid upgrade (a plain GET, say), was already answered
+   * or upgraded, or the server is closing: the caller answers the request,
+   * and `upgradeError(req)` tells why. `verifyClient` is not called: the
+   * caller decides.
    *
-   * `verifyClient` is not called: the caller decides.
-   *
-   * @param {http.IncomingMessage} req The request
+   * @param {http.IncomingMessage} req The request (a Koa context will do)
    * @param {Object} [options] Options
    * @param {*} [options.data] The value of `ws.data`
    * @param {(Object|Headers|Array)} [options.headers] Extra headers for the
-   *     101 response; a `Sec-WebSocket-Protocol` header selects the subprotocol
-   * @param {Buffer} [options.head] The first packet of the upgraded stream, as
-   *     given to an `'upgrade'` listener
+   *     101 response; a `Sec-WebSocket-Protocol` header picks the subprotocol
+   * @param {Buffer} [options.head] The first packet of the upgraded stream,
+   *     as given to an `'upgrade'` listener
    * @return {Boolean} `true` if the request was taken over, else `false`
    * @public
    */
@@ -476,10 +454,10 @@ class WebSocketServer extends EventEmitter {
   /**
    * Tells why `upgrade(req)` would refuse a request.
    *
-   * @param {http.IncomingMessage} req The request
-   * @return {(Object|null)} `null` if the request can be upgraded, else an
-   *     object with the HTTP `status` to answer with, a `message` that names
-   *     the cause and the fix, and `headers` to send with the answer
+   * @param {http.IncomingMessage} req The request (a Koa context will do)
+   * @return {(Object|null)} `null` if the request can be upgraded, else the
+   *     `status` to answer with, a `message` that names the cause and the
+   *     fix, and `headers` to answer with
    * @public
    */
   upgradeError(req) {
@@ -487,9 +465,45 @@ class WebSocketServer extends EventEmitter {
   }
 }
 
-const VERSION_MESSAGE = 'Missing or invalid Sec-WebSocket-Version header';
-
 module.exports = WebSocketServer;
+
+/**
+ * Checks the handshake headers of a request, in ws's order.
+ *
+ * @param {http.IncomingMessage} req The request
+ * @return {(Array|null)} `null` if valid, else `[status, message]`
+ * @private
+ */
+function checkHandshake(req) {
+  const headers = req.headers;
+
+  return validateUpgrade(
+    req.method,
+    headers.upgrade,
+    headers['sec-websocket-key'],
+    headers['sec-websocket-version'],
+    headers.connection,
+    false
+  );
+}
+
+/**
+ * Picks the subprotocol of a connection: `handleProtocols` decides if given,
+ * else the client's first choice.
+ *
+ * @param {(Function|null)} handleProtocols The `handleProtocols` option
+ * @param {Set<String>} protocols The offered subprotocols
+ * @param {http.IncomingMessage} req The request
+ * @return {(String|false|undefined)} The subprotocol, if any
+ * @private
+ */
+function selectProtocol(handleProtocols, protocols, req) {
+  if (protocols.size === 0) return undefined;
+  if (handleProtocols) return handleProtocols(protocols, req);
+
+  const [first] = protocols;
+  return first;
+}
 
 /**
  * Answers a plain HTTP request sent to the server created in `port` mode.
@@ -498,7 +512,7 @@ module.exports = WebSocketServer;
  * @param {http.ServerResponse} res The response
  * @private
  */
-function respondUpgradeRequired(req, res) {
+function answerUpgradeRequired(req, res) {
   const body = http.STATUS_CODES[426];
 
   res.writeHead(426, {
@@ -509,27 +523,38 @@ function respondUpgradeRequired(req, res) {
 }
 
 /**
- * Add event listeners on an `EventEmitter` using a map of <event, listener>
- * pairs.
+ * Forwards the events of the HTTP server that concern a `WebSocketServer`.
  *
- * @param {EventEmitter} server The event emitter
- * @param {Object.<String, Function>} map The listeners to add
- * @return {Function} A function that will remove the added listeners when
- *     called
+ * @param {WebSocketServer} wss The WebSocket server
+ * @param {http.Server} server The HTTP server
+ * @return {Function} Removes the listeners
  * @private
  */
-function addListeners(server, map) {
-  for (const event of Object.keys(map)) server.on(event, map[event]);
+function listenTo(wss, server) {
+  const listeners = [
+    ['listening', () => wss.emit('listening')],
+    ['error', (err) => wss.emit('error', err)],
+    [
+      'upgrade',
+      (req, socket, head) => {
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          wss.emit('connection', ws, req);
+        });
+      }
+    ]
+  ];
 
-  return function removeListeners() {
-    for (const event of Object.keys(map)) {
-      server.removeListener(event, map[event]);
+  for (const [event, listener] of listeners) server.on(event, listener);
+
+  return () => {
+    for (const [event, listener] of listeners) {
+      server.removeListener(event, listener);
     }
   };
 }
 
 /**
- * Warns, once per process, that the server given with `{ server }` is still
+ * Warns, once per process, that the server given as `{ server }` is still
  * not listening: the application most likely listens on another one.
  *
  * @param {WebSocketServer} wss The WebSocket server
@@ -550,90 +575,87 @@ function checkListening(wss) {
   debug('! %s', message);
 
   if (warnedNotListening) return;
+
   warnedNotListening = true;
   process.emitWarning(message, { code: 'WS_NATIVE_SERVER_NOT_LISTENING' });
 }
 
 /**
- * Emit a `'close'` event on an `EventEmitter`.
+ * Marks a `WebSocketServer` closed and emits `'close'`.
  *
- * @param {EventEmitter} server The event emitter
+ * @param {WebSocketServer} wss The WebSocket server
  * @private
  */
-function emitClose(server) {
-  server._state = CLOSED;
-  server.emit('close');
+function emitClose(wss) {
+  wss._state = CLOSED;
+  wss.emit('close');
 }
 
 /**
- * Handle socket errors.
+ * Destroys a socket that errors during the handshake.
  *
  * @private
  */
-function socketOnError() {
+function destroySocket() {
   this.destroy();
 }
 
 /**
- * Close the connection when preconditions are not fulfilled.
+ * Answers a handshake with an error status and closes the socket once the
+ * answer is written. The bytes are ws's, so clients see no difference.
  *
- * @param {Duplex} socket The socket of the upgrade request
- * @param {Number} code The HTTP response status code
- * @param {String} [message] The HTTP response body
- * @param {Object} [headers] Additional HTTP response headers
+ * @param {Duplex} socket The socket of the request
+ * @param {Number} code The HTTP status
+ * @param {String} [message] The body, the status text by default
+ * @param {Object} [headers] Extra headers, after the standard ones
  * @private
  */
-function abortHandshake(socket, code, message, headers) {
-  //
-  // If the user destroyed or ended the socket already, the write below fails
-  // and the resulting `'error'` destroys the socket: nothing to do about it.
-  //
-  message = message || http.STATUS_CODES[code];
-  headers = {
+function refuse(socket, code, message, headers) {
+  const reason = http.STATUS_CODES[code];
+  const body = message || reason;
+  const fields = {
     Connection: 'close',
     'Content-Type': 'text/html',
-    'Content-Length': Buffer.byteLength(message),
+    'Content-Length': Buffer.byteLength(body),
     ...headers
   };
 
-  const lines = [`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}`];
+  let response = `HTTP/1.1 ${code} ${reason}\r\n`;
 
-  for (const name of Object.keys(headers)) {
-    lines.push(`${name}: ${headers[name]}`);
+  for (const name of Object.keys(fields)) {
+    response += `${name}: ${fields[name]}\r\n`;
   }
 
-  if (debug.enabled) debug('! handshake refused: %d %s', code, message);
+  if (debug.enabled) debug('! handshake refused: %d %s', code, body);
 
+  //
+  // If the socket was already ended or destroyed (by `verifyClient`, say),
+  // this write fails, and the `'error'` listener destroys the socket.
+  //
   socket.once('finish', socket.destroy);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${message}`);
+  socket.end(`${response}\r\n${body}`);
 }
 
 /**
- * Emit a `'wsClientError'` event on a `WebSocketServer` if there is at least
- * one listener for it, otherwise call `abortHandshake()`.
+ * Reports a malformed handshake: through `'wsClientError'` if it has
+ * listeners (they answer the socket themselves), else by answering it.
  *
- * @param {WebSocketServer} server The WebSocket server
- * @param {http.IncomingMessage} req The request object
- * @param {Duplex} socket The socket of the upgrade request
- * @param {Number} code The HTTP response status code
- * @param {String} message The HTTP response body
- * @param {Object} [headers] The HTTP response headers
+ * @param {WebSocketServer} wss The WebSocket server
+ * @param {http.IncomingMessage} req The request
+ * @param {Duplex} socket The socket of the request
+ * @param {Number} code The HTTP status
+ * @param {String} message The body, and the error message
+ * @param {Object} [headers] Extra headers
  * @private
  */
-function abortHandshakeOrEmitwsClientError(
-  server,
-  req,
-  socket,
-  code,
-  message,
-  headers
-) {
-  if (server.listenerCount('wsClientError')) {
-    const err = new Error(message);
-    Error.captureStackTrace(err, abortHandshakeOrEmitwsClientError);
-
-    server.emit('wsClientError', err, socket, req);
-  } else {
-    abortHandshake(socket, code, message, headers);
+function refuseOrEmitClientError(wss, req, socket, code, message, headers) {
+  if (wss.listenerCount('wsClientError') === 0) {
+    refuse(socket, code, message, headers);
+    return;
   }
+
+  const err = new Error(message);
+
+  Error.captureStackTrace(err, refuseOrEmitClientError);
+  wss.emit('wsClientError', err, socket, req);
 }

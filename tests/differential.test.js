@@ -126,6 +126,87 @@ describe('fragmented messages', () => {
   });
 });
 
+describe('chunking', () => {
+  // Frames of every header size, a fragmented message and control frames.
+  const mixed = () => [
+    frame(OP.BINARY, binaryPayload(300)),
+    frame(OP.TEXT, Buffer.from('né'), { fin: false }),
+    frame(OP.PING, 'in between'),
+    frame(OP.CONT, Buffer.from('€ end')),
+    frame(OP.TEXT, textPayload(70000)),
+    frame(OP.BINARY)
+  ];
+
+  test('one byte per write', async () => {
+    const bytes = Buffer.concat(mixed().slice(0, 4));
+    const result = await differential((WS) =>
+      rawScenario(WS, {
+        server: echo,
+        client: async (raw) => {
+          for (let i = 0; i < bytes.length; i++) {
+            await new Promise((resolve) => raw.socket.write(bytes.subarray(i, i + 1), resolve));
+          }
+          await raw.waitFrames(3);
+          raw.send(frame(OP.CLOSE, closePayload(1000)));
+        }
+      })
+    );
+
+    assert.deepEqual(result.events.map((e) => e[0]), ['message', 'ping', 'message', 'close']);
+  });
+
+  test('writes that split frames at odd places', async () => {
+    const bytes = Buffer.concat(mixed());
+    const result = await differential((WS) =>
+      rawScenario(WS, {
+        server: echo,
+        client: async (raw) => {
+          for (let i = 0, step = 1; i < bytes.length; i += step, step = ((step * 7 + 3) % 4099) + 1) {
+            await new Promise((resolve) => raw.socket.write(bytes.subarray(i, i + step), resolve));
+          }
+          await raw.waitFrames(5);
+          raw.send(frame(OP.CLOSE, closePayload(1000)));
+        }
+      })
+    );
+
+    assert.equal(result.events.filter((e) => e[0] === 'message').length, 4);
+  });
+
+  test('5000 small messages in a single write', async () => {
+    const frames = [];
+    for (let i = 0; i < 5000; i++) {
+      frames.push(i % 2 ? frame(OP.BINARY, Buffer.from([i & 0xff])) : frame(OP.TEXT, String(i)));
+    }
+    const result = await differential((WS) =>
+      rawScenario(WS, { server: echo, client: sendAndClose(frames, 5000) })
+    );
+
+    assert.equal(result.frames.length, 5001);
+    assert.equal(result.frames[4998].payload, Buffer.from('4998').toString('hex'));
+  });
+
+  test('a close frame in the middle of a fragmented message', async () => {
+    const result = await differential((WS) =>
+      rawScenario(WS, {
+        server: echo,
+        client: async (raw) => {
+          raw.send(
+            Buffer.concat([
+              frame(OP.TEXT, 'never', { fin: false }),
+              frame(OP.CLOSE, closePayload(1001, 'leaving')),
+              frame(OP.CONT, 'finished')
+            ])
+          );
+          await raw.closed;
+        }
+      })
+    );
+
+    assert.deepEqual(result.events, [['close', 1001, 'leaving']]);
+  });
+});
+
 describe('ping and pong', () => {
   for (const [name, payload] of [
     ['empty', ''],

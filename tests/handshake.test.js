@@ -274,7 +274,9 @@ describe('maxHeadersCount', () => {
         return { rejected, after: data.toString() };
       });
 
-      assert.equal(result.rejected.status, 400);
+      // Node 20 hands the request over and ws answers 400; newer Node
+      // versions refuse it themselves with 431 before any 'upgrade' event.
+      assert.ok([400, 431].includes(result.rejected.status), `status ${result.rejected.status}`);
       assert.equal(result.after, 'server still alive');
     });
   }

@@ -346,6 +346,7 @@ class RawClient {
     this.waiters = new Set();
 
     this.socket = track(net.connect(port, '127.0.0.1'));
+    this.socket.setNoDelay(true);
     this.socket.on('error', (err) => {
       this.error = err;
     });

@@ -65,7 +65,7 @@ async function startApp(kind) {
     server = http.createServer((req, res) => {
       if (req.url.startsWith('/ws')) {
         if (tryUpgrade(req)) return;
-        res.writeHead(426, { 'Content-Type': 'text/plain' });
+        res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': 16 });
         res.end('Upgrade Required');
         return;
       }
@@ -292,8 +292,13 @@ describe('upgradeError(req)', { skip }, () => {
     const server = http.createServer((req, res) => {
       const error = wss.upgradeError(req);
       const upgraded = error ? wss.upgrade(req) : null;
-      res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'close' });
-      res.end(JSON.stringify({ error, upgraded }));
+      const body = JSON.stringify({ error, upgraded });
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close'
+      });
+      res.end(body);
     });
     const port = await listenHttp(server);
     const response = await rawExchange(port, request);
@@ -322,7 +327,7 @@ describe('upgradeError(req)', { skip }, () => {
   const cases = [
     ['a plain GET', plainGet, [400, 426], /upgrade/i],
     ['POST', handshakeRequest({ method: 'POST', headers: { 'Content-Length': '0' } }), [405], /method|GET/],
-    ['Upgrade: foo', handshakeRequest({ headers: { Upgrade: 'foo' } }), [400], /Upgrade/],
+    ['Upgrade: foo', handshakeRequest({ headers: { Upgrade: 'foo' } }), [400, 426], /Upgrade/],
     ['no Sec-WebSocket-Key', handshakeRequest({ headers: { 'Sec-WebSocket-Key': null } }), [400], /Sec-WebSocket-Key/],
     ['a bad Sec-WebSocket-Key', handshakeRequest({ headers: { 'Sec-WebSocket-Key': 'c2hvcnQ=' } }), [400], /Sec-WebSocket-Key/],
     ['no Sec-WebSocket-Version', handshakeRequest({ headers: { 'Sec-WebSocket-Version': null } }), [400, 426], /Sec-WebSocket-Version/],
