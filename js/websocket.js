@@ -149,6 +149,40 @@ class WebSocket extends EventEmitter {
     return this._paused;
   }
 
+  //
+  // The `on<event>` attributes are defined below the class by
+  // `defineEventAttributes()`; these placeholders document them and give the
+  // prototype's properties ws's order.
+  //
+
+  /**
+   * @type {Function}
+   */
+  get onclose() {
+    return null;
+  }
+
+  /**
+   * @type {Function}
+   */
+  get onerror() {
+    return null;
+  }
+
+  /**
+   * @type {Function}
+   */
+  get onopen() {
+    return null;
+  }
+
+  /**
+   * @type {Function}
+   */
+  get onmessage() {
+    return null;
+  }
+
   /**
    * @type {String}
    */

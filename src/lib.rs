@@ -25,6 +25,14 @@ pub mod subprotocol;
 pub mod token;
 pub mod utf8;
 
+// Fuzzing harnesses (docs in the module); `fuzzing` is the cfg cargo-fuzz
+// sets when it builds the targets in fuzz/.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzz_check;
+#[cfg(test)]
+mod fuzz_smoke;
+
 // The exports are reached only through N-API registration, which unit test
 // builds do not see.
 #[cfg_attr(test, allow(dead_code))]

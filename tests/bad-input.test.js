@@ -17,18 +17,16 @@ const {
   closePayload,
   deferred,
   differential,
+  echo,
   frame,
   listenWss,
   rawScenario,
   record,
-  RawClient
+  RawClient,
+  sut
 } = require('./helpers');
 
 afterEach(cleanup);
-
-function echo(ws) {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-}
 
 /**
  * Sends `bytes` in one write and waits until the server closes the
@@ -218,13 +216,13 @@ describe('UTF-8', () => {
   test('invalid UTF-8 in the first fragment of a message sent whole', async () => {
     const result = await violation([
       frame(OP.TEXT, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xf4, 0x90, 0x80, 0x80]), { fin: false }),
-      frame(OP.CONT, 'edited'),
+      frame(OP.CONT, 'edited')
     ]);
     assertFailed(result, 1007, 'WS_ERR_INVALID_UTF8');
   });
 
   test('fail fast: an invalid first fragment is refused before the message ends', { skip: !IS_NATIVE && 'ws validates at the end of the message' }, async () => {
-    const WS = require('./helpers').sut();
+    const WS = sut();
     const { wss, port } = await listenWss(WS);
     const log = [];
     const closed = deferred();
@@ -314,7 +312,7 @@ describe('a peer that goes away', () => {
   }
 
   test('the server survives many broken peers at once', async () => {
-    const WS = require('./helpers').sut();
+    const WS = sut();
     const { wss, port } = await listenWss(WS);
     let closes = 0;
     const allClosed = deferred();

@@ -64,24 +64,32 @@ async function cleanup() {
   const list = [...resources];
   resources.clear();
 
+  //
+  // Connections first, so that closing a server does not wait for them.
+  //
   for (const r of list) {
     try {
-      if (r instanceof net.Socket) {
-        r.destroy();
-      } else if (r instanceof http.Server || r instanceof net.Server) {
+      if (r instanceof net.Socket) r.destroy();
+      else if (typeof r.terminate === 'function') r.terminate();
+    } catch {
+      // Best effort: the test already failed or the resource is gone.
+    }
+  }
+
+  for (const r of list) {
+    try {
+      if (typeof r.handleUpgrade === 'function') {
+        // A WebSocketServer.
+        if (r.clients) for (const ws of r.clients) ws.terminate();
+        await bounded(new Promise((resolve) => r.close(() => resolve())), 'wss close');
+      } else if (r instanceof net.Server) {
         if (r.closeAllConnections) r.closeAllConnections();
         if (r.listening) {
           await bounded(new Promise((resolve) => r.close(resolve)), 'server close');
         }
-      } else if (r && typeof r.close === 'function' && r.clients !== undefined) {
-        // A WebSocketServer.
-        if (r.clients) for (const ws of r.clients) ws.terminate();
-        await bounded(new Promise((resolve) => r.close(() => resolve())), 'wss close');
-      } else if (r && typeof r.terminate === 'function') {
-        r.terminate();
       }
     } catch {
-      // Best effort: the test already failed or the resource is gone.
+      // As above.
     }
   }
 }
@@ -477,6 +485,11 @@ function record(ws, log) {
   return log;
 }
 
+/** A 'connection' listener that echoes every message with the same type. */
+function echo(ws) {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+}
+
 /**
  * Runs one scenario against a server of `WS` with a raw client.
  *
@@ -589,6 +602,7 @@ module.exports = {
   describeFrames,
   differential,
   digest,
+  echo,
   frame,
   handshakeRequest,
   listenHttp,

@@ -1,0 +1,500 @@
+//! A short deterministic fuzzing pass inside `cargo test`: fixed-seed
+//! generators build structured, mostly plausible inputs (frames, headers,
+//! UTF-8) with random damage and run them through the same harnesses and
+//! invariants as the cargo-fuzz targets (`fuzz_check`).
+//!
+//! `write_seed_corpus` (ignored) regenerates `fuzz/corpus/`.
+
+use crate::fuzz_check::{self, ReceiverConfig, Rng, FIELD_SEPARATOR};
+use crate::fuzz_check::{FLAG_COMPRESSION, FLAG_PREFIX, FLAG_SERVER, FLAG_SKIP_UTF8};
+
+// ---------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------
+
+/// Encodes a code point of a length class, boundaries included.
+fn random_char(rng: &mut Rng) -> char {
+    let ranges: [(u32, u32); 6] = [
+        (0x20, 0x7e),
+        (0x80, 0x7ff),
+        (0x800, 0xd7ff),
+        (0xe000, 0xffff),
+        (0x10000, 0x10ffff),
+        (0x00, 0x7f),
+    ];
+    let (lo, hi) = *rng.pick(&ranges);
+    let v = match rng.below(4) {
+        0 => lo,
+        1 => hi,
+        _ => lo + rng.below((hi - lo + 1) as usize) as u32,
+    };
+    char::from_u32(v).unwrap_or('?')
+}
+
+/// Bytes that are mostly UTF-8 with, sometimes, one kind of damage.
+fn utf8ish(rng: &mut Rng, max_items: usize) -> Vec<u8> {
+    const BAD: &[&[u8]] = &[
+        &[0x80],
+        &[0xbf],
+        &[0xc0, 0x80],
+        &[0xc1, 0xbf],
+        &[0xe0, 0x80, 0x80],
+        &[0xe0, 0x9f, 0xbf],
+        &[0xed, 0xa0, 0x80],
+        &[0xed, 0xbf, 0xbf],
+        &[0xf0, 0x8f, 0xbf, 0xbf],
+        &[0xf4, 0x90, 0x80, 0x80],
+        &[0xf5, 0x80, 0x80, 0x80],
+        &[0xff],
+        &[0xfe],
+        &[0xe2, 0x82],
+        &[0xf0, 0x9f, 0x98],
+        &[0xc3],
+        &[0xce, 0x41],
+    ];
+    let mut out = Vec::new();
+    let items = rng.below(max_items + 1);
+    let damage = rng.chance(3);
+    for _ in 0..items {
+        if damage && rng.chance(8) {
+            out.extend_from_slice(*rng.pick(BAD));
+        } else if rng.chance(4) {
+            let n = rng.below(12);
+            out.extend(std::iter::repeat_n(b'a' + rng.below(26) as u8, n));
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(random_char(rng).encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    if damage && rng.chance(4) {
+        out.push(rng.byte());
+    }
+    out
+}
+
+/// One frame: header (length encoded as `enc` says: 0 shortest, 1 16-bit,
+/// 2 64-bit) and payload, masked with `key` when given.
+fn frame(b0: u8, payload: &[u8], key: Option<[u8; 4]>, enc: u8) -> Vec<u8> {
+    let len = payload.len();
+    let mask_bit = if key.is_some() { 0x80 } else { 0 };
+    let mut out = vec![b0];
+    if len < 126 && enc == 0 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xffff && enc != 2 {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let mut body = payload.to_vec();
+    if let Some(k) = key {
+        out.extend_from_slice(&k);
+        for (i, b) in body.iter_mut().enumerate() {
+            *b ^= k[i % 4];
+        }
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+fn payload(rng: &mut Rng, text: bool) -> Vec<u8> {
+    if text {
+        let items = if rng.chance(10) { 200 } else { 12 };
+        return utf8ish(rng, items);
+    }
+    let n = match rng.below(20) {
+        0 => 126 + rng.below(300),
+        1 if rng.chance(20) => 65_536 + rng.below(100),
+        2..=4 => 0,
+        _ => rng.below(40),
+    };
+    (0..n).map(|_| rng.byte()).collect()
+}
+
+fn control_frame(rng: &mut Rng, key: &mut dyn FnMut(&mut Rng) -> Option<[u8; 4]>) -> Vec<u8> {
+    let (op, body) = match rng.below(5) {
+        0 | 1 => (0x9, payload(rng, false)),
+        2 => (0xa, payload(rng, false)),
+        _ => {
+            let mut body = Vec::new();
+            if !rng.chance(5) {
+                let codes = [1000u16, 1001, 1003, 1004, 1005, 1006, 1011, 1014, 1015, 2999, 3000, 4999, 5000, 0, 65535];
+                let code = if rng.chance(2) { 1000 } else { *rng.pick(&codes) };
+                body.extend_from_slice(&code.to_be_bytes());
+                body.extend(utf8ish(rng, 10));
+                if rng.chance(10) {
+                    body.truncate(1);
+                }
+            }
+            (0x8, body)
+        }
+    };
+    let mut body = body;
+    if !rng.chance(30) {
+        body.truncate(125);
+    }
+    let mut b0 = 0x80 | op;
+    if rng.chance(40) {
+        b0 &= 0x7f;
+    }
+    frame(b0, &body, key(rng), 0)
+}
+
+/// A stream of messages (possibly fragmented, with control frames in
+/// between) for the role, plus random damage.
+fn frame_stream(rng: &mut Rng, server: bool) -> Vec<u8> {
+    let mut key = |rng: &mut Rng| -> Option<[u8; 4]> {
+        // The occasional frame with the wrong MASK bit.
+        let masked = server != rng.chance(60);
+        masked.then(|| {
+            if rng.chance(10) {
+                [0; 4]
+            } else {
+                [rng.byte(), rng.byte(), rng.byte(), rng.byte()]
+            }
+        })
+    };
+    let mut out = Vec::new();
+    for _ in 0..1 + rng.below(6) {
+        if rng.chance(4) {
+            out.extend(control_frame(rng, &mut key));
+            continue;
+        }
+        let text = rng.chance(2);
+        let fragments = if rng.chance(3) { 1 + rng.below(5) } else { 1 };
+        // Text split at arbitrary byte offsets across fragments.
+        let whole = payload(rng, text);
+        let mut cuts: Vec<usize> = (1..fragments).map(|_| rng.below(whole.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.push(whole.len());
+        let mut from = 0;
+        for (i, &to) in cuts.iter().enumerate() {
+            let first = i == 0;
+            let last = i + 1 == cuts.len();
+            let op = if first { if text { 1 } else { 2 } } else { 0 };
+            let mut b0 = op | if last { 0x80 } else { 0 };
+            if rng.chance(80) {
+                b0 |= [0x40u8, 0x20, 0x10][rng.below(3)];
+            }
+            if rng.chance(100) {
+                b0 = (b0 & 0xf0) | [3u8, 7, 0xb, 0xf][rng.below(4)];
+            }
+            let enc = if rng.chance(15) { 1 + rng.below(2) as u8 } else { 0 };
+            out.extend(frame(b0, &whole[from..to], key(rng), enc));
+            from = to;
+            if !last && rng.chance(4) {
+                out.extend(control_frame(rng, &mut key));
+            }
+        }
+    }
+    // Damage.
+    match rng.below(12) {
+        0 if !out.is_empty() => {
+            let i = rng.below(out.len().min(16));
+            out[i] ^= 1 << rng.below(8);
+        }
+        1 if !out.is_empty() => {
+            let i = rng.below(out.len());
+            out[i] = rng.byte();
+        }
+        2 => out.truncate(rng.below(out.len() + 1)),
+        3 => {
+            // A 64-bit length past 2^53 - 1, or just huge.
+            let high: u32 = if rng.chance(2) { 1 << 21 } else { (1 << 21) - 1 };
+            out.extend_from_slice(&[0x82, if server { 0xff } else { 0x7f }]);
+            out.extend_from_slice(&high.to_be_bytes());
+            out.extend_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+        }
+        4 => out.extend((0..rng.below(20)).map(|_| rng.byte())),
+        _ => {}
+    }
+    out
+}
+
+fn receiver_config(rng: &mut Rng) -> ReceiverConfig {
+    let mut flags = 0;
+    for f in [FLAG_SERVER, FLAG_PREFIX] {
+        if rng.chance(2) {
+            flags |= f;
+        }
+    }
+    for f in [FLAG_SKIP_UTF8, FLAG_COMPRESSION] {
+        if rng.chance(6) {
+            flags |= f;
+        }
+    }
+    let small = |rng: &mut Rng, n: usize| if rng.chance(4) { rng.byte() } else { rng.below(n) as u8 };
+    ReceiverConfig {
+        flags,
+        max_payload: if rng.chance(4) { rng.byte() } else { 0 },
+        max_fragments: if rng.chance(5) { small(rng, 5) } else { 0 },
+        max_pieces: if rng.chance(5) { small(rng, 8) } else { 0 },
+        events: rng.byte(),
+        chunking: *rng.pick(&[0u8, 1, 2, 3, 5, 8, 17, 64, 255]),
+        seed: [rng.byte(), rng.byte()],
+    }
+}
+
+pub(crate) fn receiver_input(rng: &mut Rng) -> Vec<u8> {
+    let cfg = receiver_config(rng);
+    let mut data = cfg.to_bytes().to_vec();
+    data.extend(frame_stream(rng, cfg.flags & FLAG_SERVER != 0));
+    data
+}
+
+/// Mutates a string: inserts, deletes or replaces a few characters.
+fn mutate(rng: &mut Rng, s: &str, alphabet: &[&str]) -> String {
+    let mut chars: Vec<String> = s.chars().map(String::from).collect();
+    for _ in 0..1 + rng.below(3) {
+        let i = rng.below(chars.len() + 1);
+        match rng.below(3) {
+            0 => chars.insert(i, (*rng.pick(alphabet)).to_owned()),
+            1 if i < chars.len() => {
+                chars.remove(i);
+            }
+            _ if i < chars.len() => chars[i] = (*rng.pick(alphabet)).to_owned(),
+            _ => {}
+        }
+    }
+    chars.concat()
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+pub(crate) fn handshake_input(rng: &mut Rng) -> Vec<u8> {
+    let methods = ["GET", "GET", "get", "POST", "GET ", ""];
+    let upgrades = [
+        "websocket",
+        "websocket",
+        "WebSocket",
+        "WEBSOCKET",
+        "websocket, foo",
+        "websoc\u{212a}et",
+        "WEBSOC\u{212a}ET",
+        " websocket",
+        "websocket\0",
+        "h2c",
+        "ẞwebsocket",
+    ];
+    let keys = [
+        KEY,
+        KEY,
+        "AAAAAAAAAAAAAAAAAAAAAA==",
+        "++++++++++++++++++++++==",
+        "dGhlIHNhbXBsZSBub25jZQ=",
+        "dGhlIHNhbXBsZSBub25jZQ==\n",
+        "dGhlIHNhbXBsZSBub25jZ-==",
+        "dGhlIHNhbXBsZSBub25jZü==",
+        "",
+    ];
+    let versions = [
+        "13",
+        "13",
+        "8",
+        " 13",
+        "13 ",
+        "13.0",
+        "13.",
+        ".13e2",
+        "0xd",
+        "0XD",
+        "0o15",
+        "0b1101",
+        "0b1000",
+        "1.3e1",
+        "130E-1",
+        "+13",
+        "-13",
+        "013",
+        "13a",
+        "1_3",
+        "",
+        "Infinity",
+        "-Infinity",
+        "1e400",
+        "0x",
+        "١٣",
+        "\u{a0}8\u{2028}",
+        "\u{feff}13\u{3000}",
+        "inf",
+        "NaN",
+        "8e0",
+        "0.8e1",
+        "80e-1",
+        "0x0000000000000000000000000000000000d",
+    ];
+    let connections = [
+        "Upgrade",
+        "upgrade",
+        "keep-alive, Upgrade",
+        "Upgrade , keep-alive",
+        "\tupgrade\t",
+        "close",
+        "",
+        ",,,",
+        "upgradex",
+        "UPGRADE,",
+    ];
+    let alphabet = [
+        "a", "Z", "0", "1", "3", "8", "d", "x", "o", "b", "e", "E", ".", "+", "-", "/", "=", " ",
+        "\t", "\n", ",", "\u{a0}", "\u{212a}", "\u{feff}", "é", "\0", "Infinity",
+    ];
+    let field = |rng: &mut Rng, list: &[&str]| {
+        let s = *rng.pick(list);
+        if rng.chance(4) {
+            mutate(rng, s, &alphabet)
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut flags = rng.byte();
+    if rng.chance(2) {
+        flags |= 0x1f;
+    }
+    let fields = [
+        field(rng, &methods),
+        field(rng, &upgrades),
+        field(rng, &keys),
+        field(rng, &versions),
+        field(rng, &connections),
+    ];
+    let mut data = vec![flags];
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            data.push(FIELD_SEPARATOR);
+        }
+        data.extend_from_slice(f.as_bytes());
+    }
+    data
+}
+
+const HEADER_ATOMS: &[&str] = &[
+    "permessage-deflate",
+    "client_max_window_bits",
+    "server_max_window_bits",
+    "server_no_context_takeover",
+    "10",
+    "foo",
+    "a",
+    "x",
+    "chat.v1+json",
+    "!#$%&'*+-.^_`|~",
+    ",",
+    ",",
+    ";",
+    ";",
+    "=",
+    " ",
+    "\t",
+    "\"",
+    "\\",
+    ", ",
+    "; ",
+    "=\"",
+    "é",
+    "\u{0}",
+    "(",
+    "\u{212a}",
+];
+
+pub(crate) fn header_input(rng: &mut Rng) -> Vec<u8> {
+    let s = if rng.chance(2) {
+        // Well-formed offers, sometimes with quoted and escaped values,
+        // then maybe damaged.
+        let names = ["permessage-deflate", "foo", "x-webkit", "a"];
+        let params = ["client_max_window_bits", "server_max_window_bits", "b", "q"];
+        let mut offers = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let mut s = (*rng.pick(&names)).to_owned();
+            for _ in 0..rng.below(4) {
+                s.push_str(*rng.pick(&[";", "; ", " ;", "\t;\t"]));
+                s.push_str(*rng.pick(&params));
+                match rng.below(4) {
+                    0 => {}
+                    1 => s.push_str(&format!("={}", 8 + rng.below(8))),
+                    2 => s.push_str(&format!("=\"{}\"", 8 + rng.below(8))),
+                    _ => s.push_str("=\"1\\5\""),
+                }
+            }
+            offers.push(s);
+        }
+        let s = offers.join(*rng.pick(&[",", ", ", " , "]));
+        if rng.chance(3) {
+            mutate(rng, &s, HEADER_ATOMS)
+        } else {
+            s
+        }
+    } else {
+        (0..1 + rng.below(16))
+            .map(|_| *rng.pick(HEADER_ATOMS))
+            .collect()
+    };
+    s.into_bytes()
+}
+
+pub(crate) fn utf8_input(rng: &mut Rng) -> Vec<u8> {
+    let mode = if rng.chance(3) {
+        rng.byte()
+    } else {
+        *rng.pick(&[0u8, 1, 2, 3, 4, 7])
+    };
+    let mut data = vec![mode];
+    data.extend(utf8ish(rng, 40));
+    data
+}
+
+// ---------------------------------------------------------------------------
+// The pass
+// ---------------------------------------------------------------------------
+
+fn run(seed: u64, n: usize, gen: fn(&mut Rng) -> Vec<u8>, check: fn(&[u8])) {
+    let mut rng = Rng::new(seed);
+    for i in 0..n {
+        let input = gen(&mut rng);
+        let result = std::panic::catch_unwind(|| check(&input));
+        if let Err(e) = result {
+            eprintln!("input {i} (seed {seed:#x}) failed: {input:02x?}");
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+#[test]
+fn smoke_receiver() {
+    run(0x5eed_0001, 3000, receiver_input, fuzz_check::receiver);
+}
+
+#[test]
+fn smoke_handshake() {
+    run(0x5eed_0002, 4000, handshake_input, fuzz_check::handshake);
+}
+
+#[test]
+fn smoke_headers() {
+    run(0x5eed_0003, 5000, header_input, fuzz_check::headers);
+}
+
+#[test]
+fn smoke_utf8() {
+    run(0x5eed_0004, 5000, utf8_input, fuzz_check::utf8);
+}
+
+/// Hostile header shapes (random atom patterns repeated to 16 KB) parse in
+/// linear time: a quadratic parser would take minutes here.
+#[test]
+fn smoke_headers_linear() {
+    let mut rng = Rng::new(0x5eed_0005);
+    let t = std::time::Instant::now();
+    for _ in 0..40 {
+        let pattern: String = (0..1 + rng.below(6))
+            .map(|_| *rng.pick(HEADER_ATOMS))
+            .collect();
+        let mut h = "a".to_owned();
+        while h.len() < 16 * 1024 {
+            h.push_str(&pattern);
+        }
+        fuzz_check::headers(h.as_bytes());
+    }
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+}
