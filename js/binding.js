@@ -12,7 +12,8 @@ try {
   addon = require('./ws-native.node');
 } catch (err) {
   const missing =
-    err.code === 'MODULE_NOT_FOUND' && String(err.message).includes('ws-native');
+    err.code === 'MODULE_NOT_FOUND' &&
+    String(err.message).includes('ws-native.node');
 
   throw new Error(
     missing

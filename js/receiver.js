@@ -72,7 +72,7 @@ class Receiver {
    *     fragments
    * @param {Number} [options.maxPayload=0] The maximum allowed message length
    * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
-   *     not to skip UTF-8 validation for text messages
+   *     not to skip UTF-8 validation for text messages and close reasons
    */
   constructor(options = {}) {
     this._allowSynchronousEvents =
@@ -224,14 +224,13 @@ class Receiver {
             if (body.length > 2) reason = view(body, 2, body.length - 2);
           }
 
-          this._controlPieces = [];
           this._queue.push(Q_CONCLUDE, a, reason);
-          this._stopped = true;
+          this._stop();
           return;
         } else if (type === ERROR) {
           this._queue.push(Q_ERROR, createError(a, b), undefined);
-          this._stopped = true;
           this._errorPending = true;
+          this._stop();
           return;
         }
       }
@@ -244,6 +243,19 @@ class Receiver {
     if (this._lastChunkIndex === chunkIndex && this._lastEnd === chunk.length) {
       this._lastEnd = -2;
     }
+  }
+
+  /**
+   * Stops parsing: nothing after a close frame or an error is read. Drops the
+   * pieces held, which pin socket chunks.
+   *
+   * @private
+   */
+  _stop() {
+    this._stopped = true;
+    this._pieces = [];
+    this._frameStarts = [];
+    this._controlPieces = [];
   }
 
   /**
@@ -283,27 +295,36 @@ class Receiver {
   _dispatch() {
     if (this._dispatching || this._immediate !== null) return;
 
+    const queue = this._queue;
+    let threw = true;
+
     this._dispatching = true;
 
     try {
-      const queue = this._queue;
-
       while (this._head < queue.length) {
-        const kind = queue[this._head];
-
-        if (kind <= Q_PONG && !this._allowSynchronousEvents) {
+        if (queue[this._head] <= Q_PONG && !this._allowSynchronousEvents) {
           this._immediate = setImmediate(emitDeferred, this);
+          threw = false;
           return;
         }
 
         this._emitNext();
       }
 
-      queue.length = 0;
-      this._head = 0;
+      threw = false;
     } finally {
       this._dispatching = false;
+
+      //
+      // A listener threw. The exception goes up to the caller, as with ws,
+      // but the rest of the queue still goes out, a tick later, instead of
+      // stalling the connection.
+      //
+      if (threw) this._immediate = setImmediate(resumeDispatch, this);
     }
+
+    queue.length = 0;
+    this._head = 0;
 
     if (this.needDrain) {
       this.needDrain = false;
@@ -361,6 +382,7 @@ class Receiver {
       this._ending &&
       !this.finished &&
       !this._errorPending &&
+      !this.errorEmitted &&
       !this._finishScheduled &&
       this._head === this._queue.length &&
       this._immediate === null
@@ -381,7 +403,25 @@ module.exports = Receiver;
  */
 function emitDeferred(receiver) {
   receiver._immediate = null;
-  receiver._emitNext();
+
+  try {
+    receiver._emitNext();
+  } catch (err) {
+    receiver._immediate = setImmediate(resumeDispatch, receiver);
+    throw err;
+  }
+
+  receiver._dispatch();
+}
+
+/**
+ * Resumes the dispatch loop after a listener threw.
+ *
+ * @param {Receiver} receiver The receiver
+ * @private
+ */
+function resumeDispatch(receiver) {
+  receiver._immediate = null;
   receiver._dispatch();
 }
 

@@ -55,6 +55,7 @@ let randomPoolOffset = RANDOM_POOL_SIZE;
 //
 let pending = [];
 let flushScheduled = false;
+let exitHookInstalled = false;
 
 /**
  * Frames outgoing messages through the Rust `encodeFrames()`. Frames sent in
@@ -118,12 +119,11 @@ class Sender {
    * @public
    */
   static frame(data, options) {
-    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    const payload =
+      typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
     let flags = options.opcode | (options.fin ? FIN : 0);
 
     if (options.rsv1) flags |= binding.RSV1;
-
-    masks.writeUInt32LE(0, 0);
 
     if (options.mask) {
       const mask = options.maskBuffer || Buffer.alloc(4);
@@ -141,7 +141,9 @@ class Sender {
     meta[3] = 0;
     payloads[0] = payload;
 
-    const out = Buffer.allocUnsafe(headerSize(payload.length, flags) + payload.length);
+    const out = Buffer.allocUnsafe(
+      headerSize(payload.length, flags) + payload.length
+    );
 
     try {
       encodeFrames(out, payloads, meta, 1, masks);
@@ -179,9 +181,8 @@ class Sender {
       }
 
       //
-      // Check the type before allocating: a TypedArray other than a
-      // Uint8Array has a `byteLength` that differs from its `length` and
-      // must never leave uninitialised bytes in the frame.
+      // Any other view is refused (ws 8.20.1): copying it element by element
+      // would leave uninitialised bytes in the frame.
       //
       if (typeof data !== 'string' && !isUint8Array(data)) {
         throw new TypeError('Second argument must be a string or a Uint8Array');
@@ -307,9 +308,11 @@ class Sender {
     }
 
     //
-    // Queued data outlives the stage, so it gets a copy of its own.
+    // Copied now: the caller may reuse its buffer as soon as this returns.
     //
-    const payload = Buffer.from(typeof data === 'string' ? data : toBuffer(data));
+    const payload = Buffer.from(
+      typeof data === 'string' ? data : toBuffer(data)
+    );
 
     this._bufferedBytes += payload.length;
     this._queue.push(false, payload, flags, cb);
@@ -367,6 +370,15 @@ class Sender {
       if (!flushScheduled) {
         flushScheduled = true;
         process.nextTick(flushAll);
+
+        //
+        // ws writes at once, so a program may send and then exit in the
+        // same tick; write the batch on the way out then.
+        //
+        if (!exitHookInstalled) {
+          exitHookInstalled = true;
+          process.once('exit', flushAll);
+        }
       }
     }
   }
@@ -634,7 +646,9 @@ function randomMask() {
     //
     // Allocated lazily: servers never mask.
     //
-    if (randomPool === null) randomPool = Buffer.allocUnsafeSlow(RANDOM_POOL_SIZE);
+    if (randomPool === null) {
+      randomPool = Buffer.allocUnsafeSlow(RANDOM_POOL_SIZE);
+    }
 
     randomFillSync(randomPool, 0, RANDOM_POOL_SIZE);
     randomPoolOffset = 0;

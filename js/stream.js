@@ -3,8 +3,10 @@
 const { Duplex } = require('stream');
 
 /**
- * Wraps a `WebSocket` in a duplex stream: each message is a chunk of the
- * readable side, each chunk written is sent as a message.
+ * Wraps a `WebSocket` in a duplex stream: every message received is a chunk
+ * of the readable side and every chunk written is sent as a message. Ending
+ * the writable side starts the closing handshake; destroying the stream
+ * terminates the connection.
  *
  * @param {WebSocket} ws The `WebSocket` to wrap
  * @param {Object} [options] The options for the `Duplex` constructor
@@ -12,12 +14,6 @@ const { Duplex } = require('stream');
  * @public
  */
 function createWebSocketStream(ws, options) {
-  //
-  // Cleared when the WebSocket fails: it closes itself then, with a close
-  // frame that `terminate()` could cut off.
-  //
-  let terminateOnDestroy = true;
-
   const duplex = new Duplex({
     ...options,
     autoDestroy: false,
@@ -26,130 +22,113 @@ function createWebSocketStream(ws, options) {
     writableObjectMode: false
   });
 
-  ws.on('message', function message(msg, isBinary) {
-    const data =
-      !isBinary && duplex._readableState.objectMode ? msg.toString() : msg;
+  //
+  // When the WebSocket fails, it closes itself with a close frame that
+  // `terminate()` could cut off, so destroying the stream must not call it.
+  //
+  let failed = false;
 
-    if (!duplex.push(data)) ws.pause();
+  ws.on('message', (data, isBinary) => {
+    const chunk =
+      isBinary || !duplex.readableObjectMode ? data : data.toString();
+
+    if (!duplex.push(chunk)) ws.pause();
   });
 
-  ws.once('error', function error(err) {
+  ws.once('error', (err) => {
     if (duplex.destroyed) return;
 
-    terminateOnDestroy = false;
+    failed = true;
     duplex.destroy(err);
   });
 
-  ws.once('close', function close() {
-    if (duplex.destroyed) return;
-
-    duplex.push(null);
+  ws.once('close', () => {
+    if (!duplex.destroyed) duplex.push(null);
   });
 
-  duplex._destroy = function (err, callback) {
-    if (ws.readyState === ws.CLOSED) {
-      callback(err);
-      process.nextTick(emitClose, duplex);
-      return;
-    }
-
-    let called = false;
-
-    ws.once('error', function error(err) {
-      called = true;
-      callback(err);
-    });
-
-    ws.once('close', function close() {
-      if (!called) callback(err);
-      process.nextTick(emitClose, duplex);
-    });
-
-    if (terminateOnDestroy) ws.terminate();
-  };
-
-  duplex._final = function (callback) {
-    if (ws.readyState === ws.CONNECTING) {
-      ws.once('open', function open() {
-        duplex._final(callback);
-      });
-      return;
-    }
-
-    //
-    // No socket: a client whose handshake failed. Its `'error'` event
-    // destroys the duplex.
-    //
-    if (ws._socket === null) return;
-
-    if (ws._socket.writableFinished) {
-      callback();
-      if (duplex._readableState.endEmitted) duplex.destroy();
-    } else {
-      //
-      // The duplex is destroyed on `'end'`, which follows: the EOF is pushed
-      // when the WebSocket emits `'close'`.
-      //
-      ws._socket.once('finish', function finish() {
-        callback();
-      });
-      ws.close();
-    }
-  };
-
-  duplex._read = function () {
+  duplex._read = () => {
     if (ws.isPaused) ws.resume();
   };
 
-  duplex._write = function (chunk, encoding, callback) {
-    if (ws.readyState === ws.CONNECTING) {
-      ws.once('open', function open() {
-        duplex._write(chunk, encoding, callback);
-      });
+  duplex._write = (chunk, encoding, callback) => {
+    whenOpen(ws, () => ws.send(chunk, callback));
+  };
+
+  duplex._final = (callback) => {
+    whenOpen(ws, () => {
+      //
+      // A client whose handshake failed has no socket; its `'error'` event
+      // destroys the stream.
+      //
+      if (ws._socket === null) return;
+
+      if (ws._socket.writableFinished) {
+        callback();
+        if (duplex.readableEnded) duplex.destroy();
+        return;
+      }
+
+      //
+      // The stream is destroyed on `'end'`, which comes after: the end of
+      // the readable side is pushed when the WebSocket emits `'close'`.
+      //
+      ws._socket.once('finish', () => callback());
+      ws.close();
+    });
+  };
+
+  duplex._destroy = (err, callback) => {
+    if (ws.readyState === ws.CLOSED) {
+      callback(err);
+      process.nextTick(() => duplex.emit('close'));
       return;
     }
 
-    ws.send(chunk, callback);
+    let settled = false;
+
+    ws.once('error', (error) => {
+      settled = true;
+      callback(error);
+    });
+
+    ws.once('close', () => {
+      if (!settled) callback(err);
+      process.nextTick(() => duplex.emit('close'));
+    });
+
+    if (!failed) ws.terminate();
   };
 
-  duplex.on('end', duplexOnEnd);
-  duplex.on('error', duplexOnError);
+  //
+  // Both sides are done: release the WebSocket.
+  //
+  duplex.on('end', () => {
+    if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
+  });
+
+  duplex.on('error', function onError(err) {
+    duplex.removeListener('error', onError);
+    duplex.destroy();
+
+    //
+    // Without another listener, emit it again so that it is thrown as usual.
+    //
+    if (duplex.listenerCount('error') === 0) duplex.emit('error', err);
+  });
+
   return duplex;
 }
 
+/**
+ * Runs a function now, or once the WebSocket is open if it is connecting.
+ *
+ * @param {WebSocket} ws The WebSocket
+ * @param {Function} fn The function
+ * @private
+ */
+function whenOpen(ws, fn) {
+  if (ws.readyState === ws.CONNECTING) ws.once('open', fn);
+  else fn();
+}
+
 module.exports = createWebSocketStream;
-
-/**
- * Emits the `'close'` event on a stream.
- *
- * @param {Duplex} stream The stream
- * @private
- */
-function emitClose(stream) {
-  stream.emit('close');
-}
-
-/**
- * The listener of the duplex `'end'` event: both sides are done.
- *
- * @private
- */
-function duplexOnEnd() {
-  if (!this.destroyed && this._writableState.finished) this.destroy();
-}
-
-/**
- * The listener of the duplex `'error'` event.
- *
- * @param {Error} err The error
- * @private
- */
-function duplexOnError(err) {
-  this.removeListener('error', duplexOnError);
-  this.destroy();
-
-  //
-  // Without another listener, re-emit so the error is thrown as usual.
-  //
-  if (this.listenerCount('error') === 0) this.emit('error', err);
-}

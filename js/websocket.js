@@ -221,7 +221,7 @@ class WebSocket extends EventEmitter {
    *     fragments
    * @param {Number} [options.maxPayload=0] The maximum allowed message size
    * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
-   *     not to skip UTF-8 validation for text messages
+   *     not to skip UTF-8 validation for text messages and close reasons
    * @private
    */
   setSocket(socket, head, options) {
@@ -517,7 +517,12 @@ for (const property of [
 // The `onopen`, `onerror`, `onclose` and `onmessage` attributes of the
 // WebSocket interface of the HTML standard.
 //
-defineEventAttributes(WebSocket.prototype, ['open', 'error', 'close', 'message']);
+defineEventAttributes(WebSocket.prototype, [
+  'open',
+  'error',
+  'close',
+  'message'
+]);
 
 WebSocket.prototype.addEventListener = addEventListener;
 WebSocket.prototype.removeEventListener = removeEventListener;
@@ -622,6 +627,12 @@ function sendAfterClose(websocket, data, cb) {
   }
 
   if (cb) {
+    //
+    // Write what is batched now, so that the callbacks of earlier sends still
+    // come first, as they do with ws, which writes at once.
+    //
+    if (websocket._sender) websocket._sender.flush();
+
     const err = new Error(
       `WebSocket is not open: readyState ${websocket.readyState} ` +
         `(${READY_STATES[websocket.readyState]})`

@@ -412,6 +412,11 @@ impl Session {
 /// reference), then chunked as the config says with its events array, and
 /// checks that both give the same events.
 pub fn receiver(data: &[u8]) {
+    receiver_events(data);
+}
+
+/// [`receiver`], returning the reference run's events.
+pub fn receiver_events(data: &[u8]) -> Vec<Event> {
     let (cfg, stream) = ReceiverConfig::split(data);
     let opts = cfg.options();
     let compression = cfg.flags & FLAG_COMPRESSION != 0;
@@ -458,6 +463,7 @@ pub fn receiver(data: &[u8]) {
             s.probe(b"\x81\x00junk");
         }
     }
+    whole.out
 }
 
 // ---------------------------------------------------------------------------

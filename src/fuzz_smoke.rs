@@ -5,7 +5,8 @@
 //!
 //! `write_seed_corpus` (ignored) regenerates `fuzz/corpus/`.
 
-use crate::fuzz_check::{self, ReceiverConfig, Rng, FIELD_SEPARATOR};
+use crate::errors::ERROR_TABLE;
+use crate::fuzz_check::{self, Event, ReceiverConfig, Rng, FIELD_SEPARATOR};
 use crate::fuzz_check::{FLAG_COMPRESSION, FLAG_PREFIX, FLAG_SERVER, FLAG_SKIP_UTF8};
 
 // ---------------------------------------------------------------------------
@@ -463,6 +464,23 @@ fn run(seed: u64, n: usize, gen: fn(&mut Rng) -> Vec<u8>, check: fn(&[u8])) {
 #[test]
 fn smoke_receiver() {
     run(0x5eed_0001, 3000, receiver_input, fuzz_check::receiver);
+
+    // The generator reaches every outcome.
+    let mut rng = Rng::new(0x5eed_0001);
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..3000 {
+        for ev in fuzz_check::receiver_events(&receiver_input(&mut rng)) {
+            let key = match ev {
+                Event::Message { binary, .. } => format!("message {binary}"),
+                Event::Ping(_) => "ping".to_owned(),
+                Event::Pong(_) => "pong".to_owned(),
+                Event::Close(..) => "close".to_owned(),
+                Event::Error(id, _) => format!("{id:?}"),
+            };
+            *seen.entry(key).or_insert(0usize) += 1;
+        }
+    }
+    assert_eq!(seen.len(), 5 + ERROR_TABLE.len(), "{seen:?}");
 }
 
 #[test]
