@@ -248,9 +248,23 @@ declare namespace WebSocket {
         maxPayload?: number | undefined;
         maxBufferedChunks?: number | undefined;
         maxFragments?: number | undefined;
+        maxPendingAutoPongs?: number | undefined;
         skipUTF8Validation?: boolean | undefined;
         createConnection?: typeof createConnection | undefined;
         finishRequest?: FinishRequestCallback | undefined;
+        /** The TLS server name (SNI); by default the URL's host name, none for an IP address. */
+        servername?: string | undefined;
+    }
+
+    /**
+     * The `'error'` of a client whose opening handshake got an ordinary HTTP
+     * response (`Unexpected server response: 404`) and no
+     * `'unexpected-response'` listener: ws's error, plus ws-native's `hint`
+     * on the usual causes (the wrong http server, as with Koa's
+     * `app.listen()`, a middleware or proxy, a redirect, a refused path).
+     */
+    interface UnexpectedResponseError extends Error {
+        hint?: string;
     }
 
     /** Accepted for compatibility with ws; permessage-deflate is not negotiated yet. */

@@ -37,6 +37,7 @@ const PING = 4;
 const PONG = 5;
 const CLOSE = 6;
 const ERROR = 7;
+const INFLATED = 8;
 
 //
 // Bits of the flags word that `encodeFrames()` reads for each frame; the
@@ -78,6 +79,9 @@ module.exports = {
   validateUpgrade: addon.validateUpgrade,
   parseSubprotocols: addon.parseSubprotocols,
   parseExtensions: addon.parseExtensions,
+  negotiateDeflate: addon.negotiateDeflate,
+  Deflater: addon.Deflater,
+  Inflater: addon.Inflater,
   version: addon.version,
   errors:
     typeof addon.errorTable === 'function'
@@ -90,6 +94,7 @@ module.exports = {
   PONG,
   CLOSE,
   ERROR,
+  INFLATED,
   FIN,
   RSV1,
   MASK,

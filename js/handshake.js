@@ -1,7 +1,8 @@
 'use strict';
 
-const extension = require('./extension');
+const PerMessageDeflate = require('./permessage-deflate');
 const subprotocol = require('./subprotocol');
+const { parseExtensions: parseHeader } = require('./binding');
 
 /**
  * The states of a `WebSocketServer`.
@@ -27,26 +28,39 @@ function parseProtocols(req) {
 }
 
 /**
- * Parses the `Sec-WebSocket-Extensions` header of a request when
- * permessage-deflate is enabled, as ws does. No extension is negotiated yet,
- * so the offer is always declined: the 101 response carries no
- * `Sec-WebSocket-Extensions` header, as with ws when permessage-deflate is
- * disabled.
+ * Negotiates the extensions of a request, as ws does: with
+ * `perMessageDeflate` enabled, the first acceptable permessage-deflate offer
+ * of the `Sec-WebSocket-Extensions` header is accepted; other extensions are
+ * ignored.
  *
  * @param {Object} options The options of the `WebSocketServer`
  * @param {http.IncomingMessage} req The request
- * @return {Object} The accepted extensions (none)
- * @throws {SyntaxError} If the header is invalid
+ * @return {Object} The accepted extensions, by name
+ * @throws {(SyntaxError|Error|TypeError)} If the header is invalid, or no
+ *     offer can be accepted
  * @private
  */
 function parseExtensions(options, req) {
   const header = req.headers['sec-websocket-extensions'];
+  const extensions = {};
 
-  if (options.perMessageDeflate && header !== undefined) {
-    extension.parse(header);
+  if (!options.perMessageDeflate || header === undefined) return extensions;
+
+  const name = PerMessageDeflate.extensionName;
+  const entry = parseHeader(header).find((offer) => offer[0] === name);
+
+  if (entry !== undefined) {
+    const perMessageDeflate = new PerMessageDeflate({
+      ...options.perMessageDeflate,
+      isServer: true,
+      maxPayload: options.maxPayload
+    });
+
+    perMessageDeflate.acceptPairs(entry[1]);
+    extensions[name] = perMessageDeflate;
   }
 
-  return {};
+  return extensions;
 }
 
 module.exports = {

@@ -2,6 +2,7 @@
 
 const createWebSocketStream = require('./stream');
 const extension = require('./extension');
+const PerMessageDeflate = require('./permessage-deflate');
 const Sender = require('./sender');
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
@@ -9,10 +10,11 @@ const WebSocketServer = require('./websocket-server');
 
 //
 // The same shape as ws's entry point, except `Receiver` (ours is not a
-// Writable stream) and `PerMessageDeflate` (not implemented yet).
+// Writable stream).
 //
 WebSocket.createWebSocketStream = createWebSocketStream;
 WebSocket.extension = extension;
+WebSocket.PerMessageDeflate = PerMessageDeflate;
 WebSocket.Sender = Sender;
 WebSocket.Server = WebSocketServer;
 WebSocket.subprotocol = subprotocol;

@@ -3,8 +3,10 @@
 const binding = require('./binding');
 const { concat, toArrayBuffer, view } = require('./buffer-util');
 const { BINARY_TYPES, EMPTY_BUFFER, kStatusCode } = require('./constants');
+const { inflateParams } = require('./permessage-deflate');
 
-const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR } = binding;
+const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
+  binding;
 
 //
 // One events array for every receiver: `feed()` fills it and the records are
@@ -64,6 +66,8 @@ class Receiver {
    *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
    *     multiple times in the same tick
    * @param {String} [options.binaryType=nodebuffer] The type for binary data
+   * @param {Object} [options.extensions] An object containing the negotiated
+   *     extensions
    * @param {Boolean} [options.isServer=false] Specifies whether to operate in
    *     client or server mode
    * @param {Number} [options.maxBufferedChunks=0] The maximum number of
@@ -82,12 +86,20 @@ class Receiver {
     this._binaryType = options.binaryType || BINARY_TYPES[0];
     this._isServer = !!options.isServer;
 
+    //
+    // With permessage-deflate, the parser inflates compressed messages
+    // itself and hands each one over as a buffer of its own (INFLATED).
+    //
+    const inflate = inflateParams(options.extensions, this._isServer);
+
     this._parser = new binding.Receiver({
       isServer: this._isServer,
       maxPayload: limit(options.maxPayload),
       skipUtf8Validation: !!options.skipUTF8Validation,
       maxFragments: limit(options.maxFragments),
-      maxPieces: limit(options.maxBufferedChunks)
+      maxPieces: limit(options.maxBufferedChunks),
+      inflateWindowBits: inflate === null ? 0 : inflate.windowBits,
+      inflateNoContextTakeover: inflate !== null && inflate.noContextTakeover
     });
 
     //
@@ -167,6 +179,17 @@ class Receiver {
   }
 
   /**
+   * Frees the decompression state once the connection is closed (ws's
+   * `PerMessageDeflate#cleanup()`). Nothing is parsed after it.
+   *
+   * @public
+   */
+  cleanup() {
+    this._stopped = true;
+    this._parser.release();
+  }
+
+  /**
    * Feeds a chunk to the parser and turns its records into queue items.
    *
    * @param {Buffer} chunk The chunk
@@ -208,6 +231,13 @@ class Receiver {
           this._controlPieces.push(view(chunk, a, b - a));
         } else if (type === MESSAGE) {
           this._queue.push(Q_MESSAGE, this._takeMessage(), a === 1);
+        } else if (type === INFLATED) {
+          const data = parser.takeInflated();
+
+          //
+          // `null` is how an empty message is held (see `toMessageData()`).
+          //
+          this._queue.push(Q_MESSAGE, data.length === 0 ? null : data, a === 1);
         } else if (type === PING || type === PONG) {
           this._queue.push(
             type === PING ? Q_PING : Q_PONG,

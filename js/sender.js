@@ -6,11 +6,12 @@ const {
 } = require('util');
 
 const binding = require('./binding');
+const PerMessageDeflate = require('./permessage-deflate');
 const { toBuffer, view } = require('./buffer-util');
 const { EMPTY_BUFFER, kWebSocket, NOOP } = require('./constants');
 const { isBlob, isValidStatusCode } = require('./validation');
 
-const { FIN, MASK, HEADER_ONLY, encodeFrames } = binding;
+const { FIN, RSV1, MASK, HEADER_ONLY, encodeFrames } = binding;
 
 //
 // Payloads from this size up are not copied when they go out unmasked: the
@@ -25,6 +26,12 @@ const GET_BLOB_DATA = 1;
 // Slots per frame in a sender's batch: payload, flags, length, mask, callback.
 //
 const FRAME_SLOTS = 5;
+
+//
+// Slots per operation queued behind a blob: isBlob, data, flags, callback,
+// compress.
+//
+const QUEUE_SLOTS = 5;
 
 //
 // Small payloads are copied into the stage when they are sent, so that the
@@ -85,6 +92,7 @@ class Sender {
 
     this._socket = socket;
     this._firstFragment = true;
+    this._compress = false;
 
     //
     // Payload bytes not handed to the socket yet: batched frames and the
@@ -229,6 +237,8 @@ class Sender {
    * @param {Object} options Options object
    * @param {Boolean} [options.binary=false] Specifies whether `data` is binary
    *     or text
+   * @param {Boolean} [options.compress=false] Specifies whether or not to
+   *     compress `data` (with permessage-deflate negotiated)
    * @param {Boolean} [options.fin=false] Specifies whether the fragment is the
    *     last one
    * @param {Boolean} [options.mask=false] Specifies whether or not to mask
@@ -237,17 +247,45 @@ class Sender {
    * @public
    */
   send(data, options, cb) {
+    const deflate = this._extensions[PerMessageDeflate.extensionName];
     let opcode = options.binary ? 0x02 : 0x01;
+    let rsv1 = !!options.compress && deflate !== undefined;
 
-    if (this._firstFragment) this._firstFragment = false;
-    else opcode = 0x00;
+    //
+    // A message is compressed or not as a whole, as its first fragment
+    // says; only that frame carries RSV1. As in ws, the threshold applies
+    // only without context takeover: with it, even small messages gain.
+    //
+    if (this._firstFragment) {
+      this._firstFragment = false;
+
+      if (
+        rsv1 &&
+        deflate.params[
+          deflate._isServer
+            ? 'server_no_context_takeover'
+            : 'client_no_context_takeover'
+        ]
+      ) {
+        rsv1 = byteLength(data) >= deflate._threshold;
+      }
+
+      this._compress = rsv1;
+    } else {
+      rsv1 = false;
+      opcode = 0x00;
+    }
 
     if (options.fin) this._firstFragment = true;
 
-    const flags = opcode | (options.fin ? FIN : 0) | (options.mask ? MASK : 0);
+    const flags =
+      opcode |
+      (options.fin ? FIN : 0) |
+      (rsv1 ? RSV1 : 0) |
+      (options.mask ? MASK : 0);
 
-    if (isBlob(data)) this._sendBlob(data, flags, cb);
-    else this._enqueueOrAdd(data, flags, cb);
+    if (isBlob(data)) this._sendBlob(data, flags, cb, this._compress);
+    else this._enqueueOrAdd(data, flags, cb, this._compress);
   }
 
   /**
@@ -299,11 +337,12 @@ class Sender {
    * @param {*} data The payload
    * @param {Number} flags The frame's flags
    * @param {Function} [cb] Callback
+   * @param {Boolean} [compress=false] Whether to compress the payload
    * @private
    */
-  _enqueueOrAdd(data, flags, cb) {
+  _enqueueOrAdd(data, flags, cb, compress) {
     if (this._state === DEFAULT) {
-      this._add(data, flags, cb);
+      this._add(data, flags, cb, compress);
       return;
     }
 
@@ -315,7 +354,7 @@ class Sender {
     );
 
     this._bufferedBytes += payload.length;
-    this._queue.push(false, payload, flags, cb);
+    this._queue.push(false, payload, flags, cb, compress);
   }
 
   /**
@@ -324,12 +363,23 @@ class Sender {
    * @param {*} data The payload
    * @param {Number} flags The frame's flags
    * @param {Function} [cb] Callback
+   * @param {Boolean} [compress=false] Whether to compress the payload
    * @private
    */
-  _add(data, flags, cb) {
+  _add(data, flags, cb, compress) {
     let payload;
 
-    if (typeof data === 'string') {
+    if (compress) {
+      //
+      // Compressed now, in the order of the sends, which is the order the
+      // peer inflates in. The result is a new buffer that nothing else
+      // holds, so it needs neither the stage nor a snapshot.
+      //
+      const input = typeof data === 'string' ? stageString(data) : toBuffer(data);
+      const deflate = this._extensions[PerMessageDeflate.extensionName];
+
+      payload = deflate.compressSync(input, (flags & FIN) !== 0);
+    } else if (typeof data === 'string') {
       payload = stageString(data);
     } else {
       payload = toBuffer(data);
@@ -391,10 +441,10 @@ class Sender {
    * @param {Function} [cb] Callback
    * @private
    */
-  _sendBlob(blob, flags, cb) {
+  _sendBlob(blob, flags, cb, compress) {
     if (this._state !== DEFAULT) {
       this._bufferedBytes += blob.size;
-      this._queue.push(true, blob, flags, cb);
+      this._queue.push(true, blob, flags, cb, compress);
       return;
     }
 
@@ -421,7 +471,7 @@ class Sender {
 
         this._bufferedBytes -= size;
         this._state = DEFAULT;
-        this._add(toBuffer(arrayBuffer), flags, cb);
+        this._add(toBuffer(arrayBuffer), flags, cb, compress);
         this._dequeue();
       })
       .catch((err) => {
@@ -442,11 +492,12 @@ class Sender {
       const data = queue.shift();
       const flags = queue.shift();
       const cb = queue.shift();
+      const compress = queue.shift();
 
       this._bufferedBytes -= isBlobData ? data.size : data.length;
 
-      if (isBlobData) this._sendBlob(data, flags, cb);
-      else this._add(data, flags, cb);
+      if (isBlobData) this._sendBlob(data, flags, cb, compress);
+      else this._add(data, flags, cb, compress);
     }
   }
 
@@ -661,6 +712,17 @@ function randomMask() {
 }
 
 /**
+ * @param {*} data The data of a message
+ * @return {Number} Its length in bytes
+ * @private
+ */
+function byteLength(data) {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (isBlob(data)) return data.size;
+  return toBuffer(data).length;
+}
+
+/**
  * @param {Number} length The payload length
  * @param {Number} flags The frame's flags
  * @return {Number} The size of the frame's header
@@ -702,7 +764,7 @@ function callAll(callbacks, err) {
 function callCallbacks(sender, err, cb) {
   if (typeof cb === 'function') cb(err);
 
-  for (let i = 3; i < sender._queue.length; i += 4) {
+  for (let i = 3; i < sender._queue.length; i += QUEUE_SLOTS) {
     if (typeof sender._queue[i] === 'function') sender._queue[i](err);
   }
 }

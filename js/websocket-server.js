@@ -7,6 +7,7 @@ const http = require('http');
 const { Duplex } = require('stream');
 
 const debug = require('./debug');
+const PerMessageDeflate = require('./permessage-deflate');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
 const { acceptKey, validateUpgrade } = require('./binding');
@@ -87,8 +88,10 @@ class WebSocketServer extends EventEmitter {
    * @param {Boolean} [options.noServer=false] Use no HTTP server: the
    *     application calls `handleUpgrade()` or `upgrade()`
    * @param {String} [options.path] Accept only requests for this path
-   * @param {(Boolean|Object)} [options.perMessageDeflate=false] Accepted for
-   *     compatibility with ws; the extension is not negotiated yet
+   * @param {(Boolean|Object)} [options.perMessageDeflate=false] Enable/disable
+   *     permessage-deflate (ws's options: `serverNoContextTakeover`,
+   *     `clientNoContextTakeover`, `serverMaxWindowBits`,
+   *     `clientMaxWindowBits`, `zlibDeflateOptions`, `threshold`, ...)
    * @param {Number} [options.port] Create an HTTP server listening on this
    *     port
    * @param {(http.Server|https.Server)} [options.server] Handle the upgrade
@@ -146,6 +149,14 @@ class WebSocketServer extends EventEmitter {
     if (this._server) this._removeListeners = listenTo(this, this._server);
 
     if (options.perMessageDeflate === true) options.perMessageDeflate = {};
+
+    //
+    // ws passes these to zlib only on the first message, which then throws;
+    // refuse them before a connection depends on them.
+    //
+    if (options.perMessageDeflate) {
+      PerMessageDeflate.validateOptions(options.perMessageDeflate);
+    }
 
     if (options.clientTracking) {
       this.clients = new Set();
@@ -382,6 +393,13 @@ class WebSocketServer extends EventEmitter {
     if (protocol) {
       lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
       ws._protocol = protocol;
+    }
+
+    const deflate = extensions[PerMessageDeflate.extensionName];
+
+    if (deflate) {
+      lines.push(`Sec-WebSocket-Extensions: ${deflate._header}`);
+      ws._extensions = extensions;
     }
 
     if (bun) {

@@ -2,8 +2,10 @@
 
 const EventEmitter = require('events');
 
+const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
 const Sender = require('./sender');
+const { abortHandshake, initAsClient } = require('./client');
 const { toBuffer } = require('./buffer-util');
 const {
   BINARY_TYPES,
@@ -23,31 +25,63 @@ const {
 } = require('./event-target');
 const { isBlob } = require('./validation');
 
-const kAborted = Symbol('kAborted');
-
 /**
- * Class representing a WebSocket: the server side of a connection accepted
- * by `WebSocketServer` today, and the client (`new WebSocket(url)`) once it is
- * implemented.
+ * Class representing a WebSocket: a client (`new WebSocket(url)`), or the
+ * server side of a connection accepted by `WebSocketServer`.
  *
  * @extends EventEmitter
  */
 class WebSocket extends EventEmitter {
   /**
-   * Create a new `WebSocket`.
+   * Create a new `WebSocket`. As a client, it connects at once; the options
+   * not listed here (`agent`, `auth`, `ca`, `cert`, `key`,
+   * `rejectUnauthorized`, `servername`, `localAddress`, `family`, ...) are
+   * passed to `http.request()` / `https.request()`.
    *
-   * @param {(String|URL|null)} address The URL to which to connect, or `null`
-   *     for the server side of a connection
+   * @param {(String|URL|null)} address The URL to which to connect (`ws:`,
+   *     `wss:`, `http:`, `https:` or `ws+unix:`), or `null` for the server
+   *     side of a connection
    * @param {(String|String[])} [protocols] The subprotocols
    * @param {Object} [options] Connection options
+   * @param {Boolean} [options.allowSynchronousEvents=true] Specifies whether
+   *     any of the `'message'`, `'ping'`, and `'pong'` events can be emitted
+   *     multiple times in the same tick
    * @param {Boolean} [options.autoPong=true] Specifies whether or not to
    *     automatically send a pong in response to a ping
    * @param {Number} [options.closeTimeout=30000] Duration in milliseconds to
    *     wait for the closing handshake to finish after `websocket.close()` is
    *     called
+   * @param {Function} [options.createConnection] An alternative function to
+   *     create the socket
+   * @param {Function} [options.finishRequest] A function which can be used to
+   *     customize the headers of each HTTP request before it is sent; it must
+   *     call `request.end()`
+   * @param {Boolean} [options.followRedirects=false] Whether or not to follow
+   *     redirects
+   * @param {Function} [options.generateMask] The function used to generate the
+   *     masking key
+   * @param {Number} [options.handshakeTimeout] Timeout in milliseconds for the
+   *     handshake request
+   * @param {Object} [options.headers] Extra headers of the request
+   * @param {Number} [options.maxBufferedChunks=262144] The maximum number of
+   *     buffered data chunks
+   * @param {Number} [options.maxFragments=16384] The maximum number of message
+   *     fragments
+   * @param {Number} [options.maxPayload=104857600] The maximum allowed message
+   *     size
    * @param {Number} [options.maxPendingAutoPongs=60] The maximum number of
    *     automatic pongs not written yet; past it the connection is
    *     terminated
+   * @param {Number} [options.maxRedirects=10] The maximum number of redirects
+   *     allowed
+   * @param {String} [options.origin] Value of the `Origin` or
+   *     `Sec-WebSocket-Origin` header
+   * @param {(Boolean|Object)} [options.perMessageDeflate=true] Accepted for
+   *     compatibility; permessage-deflate is not offered yet
+   * @param {Number} [options.protocolVersion=13] Value of the
+   *     `Sec-WebSocket-Version` header (8 or 13)
+   * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
+   *     not to skip UTF-8 validation for text and close messages
    */
   constructor(address, protocols, options) {
     super();
@@ -228,6 +262,7 @@ class WebSocket extends EventEmitter {
     const receiver = new Receiver({
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,
+      extensions: this._extensions,
       isServer: this._isServer,
       maxBufferedChunks: options.maxBufferedChunks,
       maxFragments: options.maxFragments,
@@ -283,6 +318,15 @@ class WebSocket extends EventEmitter {
       receiver.onConclude = receiver.onDrain = receiver.onError = NOOP;
       receiver.onMessage = receiver.onPing = receiver.onPong = NOOP;
       receiver.onFinish = null;
+
+      //
+      // Free the compression state now rather than when this object is
+      // collected, which the application may delay.
+      //
+      if (this._extensions[PerMessageDeflate.extensionName]) {
+        this._extensions[PerMessageDeflate.extensionName].cleanup();
+        receiver.cleanup();
+      }
     }
 
     this._readyState = CLOSED;
@@ -429,8 +473,8 @@ class WebSocket extends EventEmitter {
    * @param {Object} [options] Options object
    * @param {Boolean} [options.binary] Specifies whether `data` is binary or
    *     text
-   * @param {Boolean} [options.compress] Specifies whether or not to compress
-   *     `data` (ignored: no extension is negotiated yet)
+   * @param {Boolean} [options.compress=true] Specifies whether or not to
+   *     compress `data` (when permessage-deflate was negotiated)
    * @param {Boolean} [options.fin=true] Specifies whether the fragment is the
    *     last one
    * @param {Boolean} [options.mask] Specifies whether or not to mask `data`
@@ -457,10 +501,14 @@ class WebSocket extends EventEmitter {
     const opts = {
       binary: typeof data !== 'string',
       mask: !this._isServer,
-      compress: false,
+      compress: true,
       fin: true,
       ...options
     };
+
+    if (!this._extensions[PerMessageDeflate.extensionName]) {
+      opts.compress = false;
+    }
 
     this._sender.send(data || EMPTY_BUFFER, opts, cb);
   }
@@ -539,69 +587,6 @@ module.exports = WebSocket;
 function toArray(value) {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-/**
- * Initialize a WebSocket client.
- *
- * @param {WebSocket} websocket The client to initialize
- * @param {(String|URL)} address The URL to which to connect
- * @param {Array} protocols The subprotocols
- * @param {Object} [options] Connection options
- * @return {Object} The resolved options object used for initialization
- * @private
- */
-function initAsClient(websocket, address, protocols, options) {
-  throw new Error('ws-native: the client is not implemented yet');
-}
-
-/**
- * Emit the `'error'` and `'close'` events.
- *
- * @param {WebSocket} websocket The WebSocket instance
- * @param {Error} err The error to emit
- * @private
- */
-function emitErrorAndClose(websocket, err) {
-  websocket._readyState = CLOSING;
-  websocket._errorEmitted = true;
-  websocket.emit('error', err);
-  websocket.emitClose();
-}
-
-/**
- * Abort the handshake and emit an error.
- *
- * @param {WebSocket} websocket The WebSocket instance
- * @param {(http.ClientRequest|net.Socket|tls.Socket)} [stream] The request to
- *     abort or the socket to destroy
- * @param {String} message The error message
- * @private
- */
-function abortHandshake(websocket, stream, message) {
-  websocket._readyState = CLOSING;
-
-  const err = new Error(message);
-  Error.captureStackTrace(err, abortHandshake);
-
-  if (!stream || stream.setHeader) {
-    if (stream) {
-      stream[kAborted] = true;
-      stream.abort();
-
-      //
-      // `request.abort()` leaves the socket open when the request already
-      // completed.
-      //
-      if (stream.socket && !stream.socket.destroyed) stream.socket.destroy();
-    }
-
-    process.nextTick(emitErrorAndClose, websocket, err);
-  } else {
-    stream.destroy(err);
-    stream.once('error', websocket.emit.bind(websocket, 'error'));
-    stream.once('close', websocket.emitClose.bind(websocket));
-  }
 }
 
 /**

@@ -39,6 +39,21 @@ pub enum ErrorId {
     TooManyPieces = 11,
     InvalidUtf8 = 12,
     InvalidCloseCode = 13,
+    // permessage-deflate: what zlib says about a compressed message that is
+    // not a valid deflate stream (Node's zlib error messages, which ws
+    // passes on).
+    InflateBlockType = 14,
+    InflateStoredLengths = 15,
+    InflateTooManySymbols = 16,
+    InflateCodeLengthsSet = 17,
+    InflateBitLengthRepeat = 18,
+    InflateLiteralLengthsSet = 19,
+    InflateDistancesSet = 20,
+    InflateLiteralLengthCode = 21,
+    InflateDistanceCode = 22,
+    InflateDistanceTooFarBack = 23,
+    InflateMissingEndOfBlock = 24,
+    InflateOther = 25,
 }
 
 /// One row of the error table.
@@ -73,7 +88,7 @@ const fn row(
 use ErrorKind::{Error as E, RangeError as R};
 
 /// All rows, in id order (row `i` has id `i + 1`).
-pub const ERROR_TABLE: [ErrorInfo; 13] = [
+pub const ERROR_TABLE: [ErrorInfo; 25] = [
     row(
         ErrorId::Rsv2Rsv3,
         R,
@@ -165,7 +180,43 @@ pub const ERROR_TABLE: [ErrorInfo; 13] = [
         "Invalid WebSocket frame: invalid status code %d",
         1002,
     ),
+    inflate_row(ErrorId::InflateBlockType, "invalid block type"),
+    inflate_row(
+        ErrorId::InflateStoredLengths,
+        "invalid stored block lengths",
+    ),
+    inflate_row(
+        ErrorId::InflateTooManySymbols,
+        "too many length or distance symbols",
+    ),
+    inflate_row(ErrorId::InflateCodeLengthsSet, "invalid code lengths set"),
+    inflate_row(ErrorId::InflateBitLengthRepeat, "invalid bit length repeat"),
+    inflate_row(
+        ErrorId::InflateLiteralLengthsSet,
+        "invalid literal/lengths set",
+    ),
+    inflate_row(ErrorId::InflateDistancesSet, "invalid distances set"),
+    inflate_row(
+        ErrorId::InflateLiteralLengthCode,
+        "invalid literal/length code",
+    ),
+    inflate_row(ErrorId::InflateDistanceCode, "invalid distance code"),
+    inflate_row(
+        ErrorId::InflateDistanceTooFarBack,
+        "invalid distance too far back",
+    ),
+    inflate_row(
+        ErrorId::InflateMissingEndOfBlock,
+        "invalid code -- missing end-of-block",
+    ),
+    inflate_row(ErrorId::InflateOther, "invalid deflate data"),
 ];
+
+/// A row for an invalid deflate stream: a plain `Error` with zlib's code
+/// (JS adds Node's `errno`, -3), closing with 1007 as ws does.
+const fn inflate_row(id: ErrorId, message: &'static str) -> ErrorInfo {
+    row(id, E, "Z_DATA_ERROR", message, 1007)
+}
 
 impl ErrorId {
     /// The table row for this id.
@@ -173,6 +224,19 @@ impl ErrorId {
         // Ids are 1-based and dense; the table test checks the layout.
         let index = (self as u32 - 1) as usize;
         &ERROR_TABLE[index]
+    }
+
+    /// The row for zlib's message about an invalid deflate stream.
+    pub fn from_inflate_message(message: Option<&str>) -> ErrorId {
+        match message {
+            // zlib-rs words one case differently from zlib.
+            Some("invalid distance code too far back") => ErrorId::InflateDistanceTooFarBack,
+            Some(m) => ERROR_TABLE
+                .iter()
+                .find(|row| row.code == "Z_DATA_ERROR" && row.message == m)
+                .map_or(ErrorId::InflateOther, |row| row.id),
+            None => ErrorId::InflateOther,
+        }
     }
 
     /// The row with this numeric id, if any.
@@ -237,6 +301,23 @@ mod tests {
     }
 
     #[test]
+    fn inflate_messages() {
+        assert_eq!(
+            ErrorId::from_inflate_message(Some("invalid block type")),
+            ErrorId::InflateBlockType
+        );
+        assert_eq!(
+            ErrorId::from_inflate_message(Some("invalid distance code too far back")),
+            ErrorId::InflateDistanceTooFarBack
+        );
+        assert_eq!(ErrorId::from_inflate_message(None), ErrorId::InflateOther);
+        assert_eq!(
+            ErrorId::from_inflate_message(Some("unknown")),
+            ErrorId::InflateOther
+        );
+    }
+
+    #[test]
     fn kinds_and_status_codes() {
         assert_eq!(ErrorId::InvalidUtf8.info().kind, ErrorKind::Error);
         assert_eq!(ErrorId::InvalidUtf8.info().status_code, 1007);
@@ -248,7 +329,9 @@ mod tests {
             1009
         );
         for row in ERROR_TABLE.iter() {
-            if row.id != ErrorId::InvalidUtf8 {
+            if row.code == "Z_DATA_ERROR" {
+                assert_eq!((row.kind, row.status_code), (ErrorKind::Error, 1007));
+            } else if row.id != ErrorId::InvalidUtf8 {
                 assert_eq!(row.kind, ErrorKind::RangeError);
             }
         }

@@ -9,17 +9,21 @@
 //!   close payloads,
 //! - [`handshake`], [`subprotocol`], [`extension`]: opening-handshake
 //!   helpers and header parsers,
+//! - [`deflate`], [`permessage_deflate`]: permessage-deflate compression
+//!   state and negotiation,
 //! - [`errors`]: the protocol error table.
 //!
 //! The `napi_*` modules are the thin N-API surface over it.
 #![deny(clippy::all)]
 
 pub mod close;
+pub mod deflate;
 pub mod errors;
 pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod permessage_deflate;
 pub mod receiver;
 pub mod subprotocol;
 pub mod token;
@@ -35,6 +39,8 @@ mod fuzz_smoke;
 
 // The exports are reached only through N-API registration, which unit test
 // builds do not see.
+#[cfg_attr(test, allow(dead_code))]
+mod napi_deflate;
 #[cfg_attr(test, allow(dead_code))]
 mod napi_encode;
 #[cfg_attr(test, allow(dead_code))]

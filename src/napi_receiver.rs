@@ -1,10 +1,11 @@
 //! `class Receiver`: one `feed` call per received chunk, parsing in place
 //! and reporting through a JS-owned `Uint32Array` (docs/binding.md).
 
-use napi::bindgen_prelude::{Uint32ArraySlice, Uint8ArraySlice};
+use napi::bindgen_prelude::{BufferSlice, Uint32ArraySlice, Uint8ArraySlice};
 use napi::{Env, Result};
 use napi_derive::napi;
 
+use crate::napi_deflate::hand_over;
 use crate::napi_util::{count_option, overlaps, throw, JsErrorClass};
 use crate::receiver::{self, Options};
 
@@ -23,6 +24,13 @@ pub struct ReceiverOptions {
     /// 0 (or absent) = no limit.
     #[napi(js_name = "maxPieces")]
     pub max_pieces: Option<f64>,
+    /// permessage-deflate: the peer's window bits (8..=15); 0 (or absent)
+    /// = compression off.
+    #[napi(js_name = "inflateWindowBits")]
+    pub inflate_window_bits: Option<f64>,
+    /// permessage-deflate: the peer resets its context after each message.
+    #[napi(js_name = "inflateNoContextTakeover")]
+    pub inflate_no_context_takeover: Option<bool>,
 }
 
 #[napi(js_name = "Receiver")]
@@ -40,17 +48,45 @@ impl NativeReceiver {
             skip_utf8_validation: None,
             max_fragments: None,
             max_pieces: None,
+            inflate_window_bits: None,
+            inflate_no_context_takeover: None,
         });
         let clamp32 = |v| u32::try_from(count_option(v)).unwrap_or(u32::MAX);
-        NativeReceiver {
-            inner: receiver::Receiver::new(Options {
-                is_server: o.is_server.unwrap_or(false),
-                max_payload: count_option(o.max_payload),
-                skip_utf8_validation: o.skip_utf8_validation.unwrap_or(false),
-                max_fragments: clamp32(o.max_fragments),
-                max_pieces: clamp32(o.max_pieces),
-            }),
+        let mut inner = receiver::Receiver::new(Options {
+            is_server: o.is_server.unwrap_or(false),
+            max_payload: count_option(o.max_payload),
+            skip_utf8_validation: o.skip_utf8_validation.unwrap_or(false),
+            max_fragments: clamp32(o.max_fragments),
+            max_pieces: clamp32(o.max_pieces),
+        });
+        // Out-of-range window bits are clamped to 9..=15 (js/ validates).
+        let bits = u8::try_from(count_option(o.inflate_window_bits)).unwrap_or(u8::MAX);
+        if bits != 0 {
+            let nct = o.inflate_no_context_takeover.unwrap_or(false);
+            inner.set_inflate(Some((bits, nct)));
         }
+        NativeReceiver { inner }
+    }
+
+    /// The payload of the next INFLATED record of the last `feed` call, as
+    /// a Buffer of its own (`undefined` if none is left).
+    #[napi(js_name = "takeInflated")]
+    pub fn take_inflated<'e>(&mut self, env: &'e Env) -> Result<Option<BufferSlice<'e>>> {
+        let Some(data) = self.inner.take_inflated() else {
+            return Ok(None);
+        };
+        let (buffer, reusable) = hand_over(env, data)?;
+        if let Some(buf) = reusable {
+            self.inner.recycle(buf);
+        }
+        Ok(Some(buffer))
+    }
+
+    /// Frees the decompression state (the connection is gone); later feeds
+    /// are ignored as after a close frame.
+    #[napi]
+    pub fn release(&mut self) {
+        self.inner.release();
     }
 
     /// Parses `chunk[start..]` in place; results in `events` (see

@@ -1,6 +1,7 @@
 //! Helpers shared by the N-API exports: throwing ws-shaped errors (plain
-//! `RangeError` / `SyntaxError` objects with no `code` property, unlike
-//! napi-rs's default errors) and guarding against aliased JS memory.
+//! `Error` / `RangeError` / `SyntaxError` / `TypeError` objects with no
+//! `code` property, unlike napi-rs's default errors) and guarding against
+//! aliased JS memory.
 
 use std::ffi::CStr;
 use std::ptr;
@@ -10,15 +11,19 @@ use napi::{sys, Env, Error, Status};
 /// Which global error constructor to use.
 #[derive(Clone, Copy)]
 pub(crate) enum JsErrorClass {
+    Error,
     RangeError,
     SyntaxError,
+    TypeError,
 }
 
 impl JsErrorClass {
     fn name(self) -> &'static CStr {
         match self {
+            JsErrorClass::Error => c"Error",
             JsErrorClass::RangeError => c"RangeError",
             JsErrorClass::SyntaxError => c"SyntaxError",
+            JsErrorClass::TypeError => c"TypeError",
         }
     }
 }

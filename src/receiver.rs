@@ -16,9 +16,19 @@
 //! that makes it invalid, and the fragment count is checked when a data
 //! frame's header is complete rather than after its payload arrived.
 //!
+//! With permessage-deflate on (`set_inflate`), a data message whose first
+//! frame has RSV1 set is compressed: its payload is inflated as it arrives
+//! (unmasked through a small buffer, so the chunk is left as it was), the
+//! inflated size counts against `max_payload` as it grows (a decompression
+//! bomb stops at the limit), and the message is handed over as its own
+//! buffer (`take_inflated`) since its bytes are not in any chunk.
+//!
 //! See docs/binding.md for the records.
 
+use std::collections::VecDeque;
+
 use crate::close;
+use crate::deflate::{Decompressor, InflateError, DEFAULT_WINDOW_BITS};
 use crate::errors::{ErrorId, ProtocolError};
 use crate::frame::{
     self, FIN_BIT, LEN7_16BIT, LEN7_64BIT, LEN7_BITS, MASK_BIT, OPCODE_BITS, OP_BINARY, OP_CLOSE,
@@ -35,6 +45,7 @@ pub const EV_PING: u32 = 4;
 pub const EV_PONG: u32 = 5;
 pub const EV_CLOSE: u32 = 6;
 pub const EV_ERROR: u32 = 7;
+pub const EV_INFLATED: u32 = 8;
 
 /// `u32`s per record.
 pub const RECORD_LEN: usize = 3;
@@ -43,6 +54,11 @@ pub const RECORD_LEN: usize = 3;
 pub const RECORDS_PER_STEP: usize = 2;
 /// The smallest events array `feed` accepts: count, offset, one step.
 pub const MIN_EVENTS_LEN: usize = 2 + RECORD_LEN * RECORDS_PER_STEP;
+
+/// Compressed payload is unmasked through a buffer of this size.
+const UNMASK_BLOCK: usize = 4096;
+/// The largest buffer `recycle` keeps for the next compressed message.
+const MAX_SPARE: usize = 16 * 1024;
 
 /// The largest payload length ws accepts (2^53 - 1): the high 32 bits of a
 /// 64-bit length may be at most 2^21 - 1.
@@ -141,10 +157,15 @@ impl Records<'_> {
 
 pub struct Receiver {
     opts: Options,
-    /// Hook for permessage-deflate: when set, RSV1 on the first frame of a
-    /// data message marks it compressed. Decompression is not implemented
-    /// yet, so a compressed frame is still refused (see `on_info`).
-    compression: bool,
+    /// permessage-deflate: when set, RSV1 on the first frame of a data
+    /// message marks it compressed, and this inflates it.
+    inflater: Option<Decompressor>,
+    /// The compressed message in progress, inflated so far.
+    inflated: Vec<u8>,
+    /// Inflated messages of the current `feed` call, not taken yet.
+    ready: VecDeque<Vec<u8>>,
+    /// A buffer given back by `recycle`, for the next compressed message.
+    spare: Vec<u8>,
 
     stage: Stage,
     /// Bytes of the current header stage gathered across chunks.
@@ -183,7 +204,10 @@ impl Receiver {
     pub fn new(opts: Options) -> Self {
         Receiver {
             opts,
-            compression: false,
+            inflater: None,
+            inflated: Vec::new(),
+            ready: VecDeque::new(),
+            spare: Vec::new(),
             stage: Stage::Info,
             acc: [0; 8],
             acc_len: 0,
@@ -209,11 +233,53 @@ impl Receiver {
         &self.opts
     }
 
-    /// Hook for permessage-deflate: whether RSV1 may be set on the first
-    /// frame of a data message. Until decompression lands, RSV1 is refused
-    /// regardless ('RSV1 must be clear').
+    /// permessage-deflate with the defaults (window 15, context takeover)
+    /// or off. See `set_inflate`.
     pub fn set_compression(&mut self, enabled: bool) {
-        self.compression = enabled;
+        self.set_inflate(enabled.then_some((DEFAULT_WINDOW_BITS, false)));
+    }
+
+    /// Turns permessage-deflate on with the peer's agreed window bits
+    /// (8..=15) and whether it resets its context after each message, or
+    /// off (`None`, the default: RSV1 is then refused, 'RSV1 must be
+    /// clear'). Set it before the first frame.
+    pub fn set_inflate(&mut self, params: Option<(u8, bool)>) {
+        self.inflater = params.map(|(bits, nct)| Decompressor::new(bits, nct));
+    }
+
+    /// The payload of the oldest compressed message reported by an
+    /// `EV_INFLATED` record of the last `feed` call (they are dropped when
+    /// the next call starts).
+    pub fn take_inflated(&mut self) -> Option<Vec<u8>> {
+        self.ready.pop_front()
+    }
+
+    /// Gives a buffer returned by `take_inflated` back, to inflate the next
+    /// compressed message into (saves an allocation per message).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        // Kept only if small: it stays with the connection while idle.
+        if buf.capacity() <= MAX_SPARE && buf.capacity() > self.spare.capacity() {
+            self.spare = buf;
+        }
+    }
+
+    /// Frees the compression state and buffers (the connection is gone);
+    /// the Receiver then ignores input as after a close frame.
+    pub fn release(&mut self) {
+        if self.stage != Stage::Failed {
+            self.stage = Stage::Closed;
+        }
+        self.drop_inflate_state();
+        self.ready = VecDeque::new();
+    }
+
+    fn drop_inflate_state(&mut self) {
+        if let Some(inflater) = self.inflater.as_mut() {
+            inflater.close();
+        }
+        self.inflated = Vec::new();
+        self.spare = Vec::new();
     }
 
     /// The error that killed this Receiver, if any.
@@ -249,6 +315,7 @@ impl Receiver {
         let chunk = chunk.get_mut(..end).unwrap_or_default();
         let mut pos = start.min(end);
         let capacity = (events.len() - 2) / RECORD_LEN;
+        self.ready.clear();
         let mut out = Records {
             events,
             count: 0,
@@ -270,6 +337,10 @@ impl Receiver {
                 }
                 if self.stage == Stage::Closed {
                     pos = end;
+                }
+                if matches!(self.stage, Stage::Closed | Stage::Failed) {
+                    // Nothing more is parsed: free the inflate state now.
+                    self.drop_inflate_state();
                 }
             }
         }
@@ -355,7 +426,7 @@ impl Receiver {
             return Err(ProtocolError::new(ErrorId::Rsv2Rsv3));
         }
         let rsv1 = b0 & RSV1_BIT != 0;
-        if rsv1 && !self.compression {
+        if rsv1 && self.inflater.is_none() {
             return Err(ProtocolError::new(ErrorId::Rsv1));
         }
 
@@ -422,12 +493,6 @@ impl Receiver {
         self.opcode = opcode;
         self.masked = masked;
 
-        if self.compressed && !frame::is_control(opcode) {
-            // Reachable only once `set_compression(true)` is used; inflating
-            // is not implemented yet, so refuse rather than deliver garbage.
-            return Err(ProtocolError::new(ErrorId::Rsv1));
-        }
-
         match len7 {
             LEN7_16BIT => self.stage = Stage::Length16,
             LEN7_64BIT => self.stage = Stage::Length64,
@@ -488,12 +553,21 @@ impl Receiver {
             *pos = chunk.len();
             return Ok(());
         };
+        let control = frame::is_control(self.opcode);
+        if self.compressed && !control {
+            self.inflate_piece(piece)?;
+            *pos = start + n;
+            self.remaining -= n as u64;
+            if self.remaining == 0 {
+                self.complete_frame(out)?;
+            }
+            return Ok(());
+        }
         if self.masked {
             mask::apply(piece, self.mask_key, self.mask_phase);
             self.mask_phase = (self.mask_phase + n) & 3;
         }
 
-        let control = frame::is_control(self.opcode);
         if control {
             if let Some(dst) = self.ctrl.get_mut(self.ctrl_len..self.ctrl_len + n) {
                 dst.copy_from_slice(piece);
@@ -544,10 +618,21 @@ impl Receiver {
                 self.stage = Stage::Info;
                 if self.fin {
                     let text = self.opcode == OP_TEXT;
+                    if self.compressed {
+                        self.finish_inflated()?;
+                    }
                     if text && !self.opts.skip_utf8_validation && !self.utf8.is_complete() {
                         return Err(ProtocolError::new(ErrorId::InvalidUtf8));
                     }
-                    out.push(EV_MESSAGE, u32::from(!text), 0);
+                    if self.compressed {
+                        let len = u32::try_from(self.inflated.len()).unwrap_or(u32::MAX);
+                        let next = std::mem::take(&mut self.spare);
+                        self.ready
+                            .push_back(std::mem::replace(&mut self.inflated, next));
+                        out.push(EV_INFLATED, u32::from(!text), len);
+                    } else {
+                        out.push(EV_MESSAGE, u32::from(!text), 0);
+                    }
                     self.fragmented = 0;
                     self.compressed = false;
                     self.total_payload = 0;
@@ -558,6 +643,65 @@ impl Receiver {
             }
         }
         Ok(())
+    }
+
+    /// Inflates a piece of a compressed message's payload, unmasking it
+    /// through a small buffer (the chunk is not modified), and validates the
+    /// text it inflates to as it grows.
+    fn inflate_piece(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
+        let limit = self.opts.max_payload;
+        let Some(inflater) = self.inflater.as_mut() else {
+            // Cannot happen: a compressed message needs the inflater.
+            return Err(ProtocolError::new(ErrorId::Rsv1));
+        };
+        let before = self.inflated.len();
+        if self.masked {
+            let mut block = [0u8; UNMASK_BLOCK];
+            for src in piece.chunks(UNMASK_BLOCK) {
+                let Some(dst) = block.get_mut(..src.len()) else {
+                    break;
+                };
+                dst.copy_from_slice(src);
+                mask::apply(dst, self.mask_key, self.mask_phase);
+                self.mask_phase = (self.mask_phase + src.len()) & 3;
+                inflater
+                    .inflate(dst, &mut self.inflated, limit)
+                    .map_err(inflate_error)?;
+            }
+        } else {
+            inflater
+                .inflate(piece, &mut self.inflated, limit)
+                .map_err(inflate_error)?;
+        }
+        self.check_inflated_utf8(before)
+    }
+
+    /// Ends a compressed message: the trailer, then the last of the text.
+    fn finish_inflated(&mut self) -> Result<(), ProtocolError> {
+        let before = self.inflated.len();
+        if let Some(inflater) = self.inflater.as_mut() {
+            inflater
+                .finish(&mut self.inflated, self.opts.max_payload)
+                .map_err(inflate_error)?;
+        }
+        self.check_inflated_utf8(before)
+    }
+
+    fn check_inflated_utf8(&mut self, from: usize) -> Result<(), ProtocolError> {
+        if self.opcode == OP_TEXT && !self.opts.skip_utf8_validation {
+            let new = self.inflated.get(from..).unwrap_or_default();
+            if !self.utf8.feed(new) {
+                return Err(ProtocolError::new(ErrorId::InvalidUtf8));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn inflate_error(e: InflateError) -> ProtocolError {
+    match e {
+        InflateError::TooLarge => ProtocolError::new(ErrorId::MaxPayloadExceeded),
+        InflateError::Data(message) => ProtocolError::new(ErrorId::from_inflate_message(message)),
     }
 }
 

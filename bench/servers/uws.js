@@ -1,0 +1,71 @@
+'use strict';
+
+//
+// The bench server on uWebSockets.js (`@trufflesuite/uws-js-unofficial`,
+// installed by bench/run.js into bench/.deps), with the protocol of
+// ws-app.js. Broadcast is uWS's own `app.publish()` to a topic every client
+// subscribes to. The native binary is loaded directly: the package's entry
+// point silently falls back to a JavaScript implementation on `ws`, which
+// is not what we want to measure. Exits with status 3 if it cannot load.
+//
+
+const path = require('path');
+
+let uWS;
+try {
+  const pkg = require.resolve('@trufflesuite/uws-js-unofficial/package.json', {
+    paths: [path.join(__dirname, '..', '.deps')]
+  });
+  const { platform, arch, versions } = process;
+  uWS = require(
+    path.join(
+      path.dirname(pkg),
+      'binaries',
+      `uws_${platform}_${arch}_${versions.modules}.node`
+    )
+  );
+} catch (err) {
+  console.error(`uws: cannot load uWebSockets.js: ${err.message}`);
+  process.exit(3);
+}
+
+const BCAST = Buffer.alloc(64, 0x42);
+const app = uWS.App();
+
+app.ws('/*', {
+  compression: uWS.DISABLED,
+  maxPayloadLength: 64 * 1024 * 1024,
+  maxBackpressure: 64 * 1024 * 1024,
+  idleTimeout: 0,
+  sendPingsAutomatically: false,
+  open: (ws) => {
+    ws.subscribe('all');
+  },
+  message: (ws, msg, isBinary) => {
+    if (!isBinary && msg.byteLength === 2) {
+      const u = new Uint8Array(msg);
+      if (u[0] === 0x21 && u[1] === 0x42) {
+        app.publish('all', BCAST, true);
+        return;
+      }
+      if (u[0] === 0x21 && u[1] === 0x47) {
+        if (global.gc) {
+          global.gc();
+          global.gc();
+        }
+        ws.send('!g', false);
+        return;
+      }
+    }
+    ws.send(msg, isBinary);
+  }
+});
+
+app.listen('127.0.0.1', Number(process.env.PORT || 0), (token) => {
+  if (!token) {
+    console.error('uws: cannot listen');
+    process.exit(1);
+  }
+  process.stdout.write(`LISTENING ${uWS.us_socket_local_port(token)}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,50 @@
+'use strict';
+
+//
+// The bench server for ws and ws-native (same code, different module):
+// - a data message is echoed back with its type;
+// - text "!B" sends a 64 B binary message to every client
+//   (`wss.clients.forEach(c => c.send(m))`);
+// - text "!G" runs the garbage collector (node --expose-gc) and answers "!g".
+// Prints `LISTENING <port>` once listening on 127.0.0.1:$PORT (0 = any).
+//
+
+module.exports = function start(WebSocketServer) {
+  const BCAST = Buffer.alloc(64, 0x42);
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: Number(process.env.PORT || 0),
+    perMessageDeflate: false,
+    maxPayload: 64 * 1024 * 1024
+  });
+
+  wss.on('connection', (ws) => {
+    ws.on('error', () => {});
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary && data.length === 2 && data[0] === 0x21) {
+        if (data[1] === 0x42) {
+          wss.clients.forEach((c) => c.send(BCAST));
+          return;
+        }
+        if (data[1] === 0x47) {
+          if (global.gc) {
+            global.gc();
+            global.gc();
+          }
+          ws.send('!g');
+          return;
+        }
+      }
+      ws.send(data, { binary: isBinary });
+    });
+  });
+
+  wss.on('listening', () => {
+    process.stdout.write(`LISTENING ${wss.address().port}\n`);
+  });
+  wss.on('error', (err) => {
+    console.error(err);
+    process.exit(1);
+  });
+  process.on('SIGTERM', () => process.exit(0));
+};
