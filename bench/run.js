@@ -85,6 +85,7 @@ const TESTS = {
 
 const SERVER_LABEL = {
   'ws-native': 'ws-native',
+  'ws-native-native': 'ws-native (native transport)',
   ws: 'ws 8',
   uws: 'uWS.js',
   ceiling: 'ceiling'
@@ -131,7 +132,7 @@ function parseArgs(argv) {
       case '--servers':
         o.servers = val().split(',').filter(Boolean);
         for (const s of o.servers) {
-          if (!['ws-native', 'ws', 'uws'].includes(s)) fail(`unknown server ${s}`);
+          if (!SERVER_LABEL[s] || s === 'ceiling') fail(`unknown server ${s}`);
         }
         break;
       case '--idle-conns':

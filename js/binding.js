@@ -83,6 +83,24 @@ module.exports = {
   Deflater: addon.Deflater,
   Inflater: addon.Inflater,
   version: addon.version,
+  //
+  // The native transport (Unix; absent on Windows): see
+  // js/native-transport.js and src/napi_native.rs.
+  //
+  native:
+    typeof addon.nativeInit === 'function'
+      ? {
+          init: addon.nativeInit,
+          adopt: addon.nativeAdopt,
+          write: addon.nativeWrite,
+          writev: addon.nativeWritev,
+          end: addon.nativeEnd,
+          setReading: addon.nativeSetReading,
+          setRef: addon.nativeSetRef,
+          close: addon.nativeClose,
+          openCount: addon.nativeOpenCount
+        }
+      : null,
   errors:
     typeof addon.errorTable === 'function'
       ? decodeErrorTable(addon.errorTable())

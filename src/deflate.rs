@@ -242,20 +242,30 @@ impl Compressor {
     }
 }
 
-/// Deflates `input` with a sync flush, appending to `out`.
+/// Deflates `input` with a sync flush, appending to `out`, in two steps as
+/// Node's zlib does for ws (a write, then a flush): the write also makes
+/// zlib forget the previous flush, without which it would skip this one
+/// when nothing is pending (an empty message right after another would then
+/// come out empty instead of as an empty stored block).
 fn deflate_sync(state: &mut Deflate, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
-    let mut input = input;
-    // Stored blocks add 5 bytes per 64 KiB; a sync flush adds up to ~10.
-    let mut want = input.len() + input.len() / 4096 + 64;
+    // Room for the input, assuming some compression; grown as needed.
+    let want = input.len() / 4 + 64;
+    deflate_step(state, input, out, DeflateFlush::NoFlush, want)?;
+    deflate_step(state, &[], out, DeflateFlush::SyncFlush, 64)
+}
+
+fn deflate_step(
+    state: &mut Deflate,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    flush: DeflateFlush,
+    mut want: usize,
+) -> Result<(), CompressError> {
     loop {
         let start = open_room(out, want, usize::MAX);
         let room = out.len() - start;
         let (in0, out0) = (state.total_in(), state.total_out());
-        let res = state.compress(
-            input,
-            out.get_mut(start..).unwrap_or_default(),
-            DeflateFlush::SyncFlush,
-        );
+        let res = state.compress(input, out.get_mut(start..).unwrap_or_default(), flush);
         let consumed = usize::try_from(state.total_in() - in0).unwrap_or(usize::MAX);
         let produced = usize::try_from(state.total_out() - out0).unwrap_or(usize::MAX);
         out.truncate(start + produced.min(room));
@@ -265,14 +275,20 @@ fn deflate_sync(state: &mut Deflate, input: &[u8], out: &mut Vec<u8>) -> Result<
                 state.error_message().unwrap_or("deflate failed"),
             ));
         }
-        // The flush is complete once zlib stops with output room to spare.
-        if input.is_empty() && produced < room {
+        // A write is done once zlib has taken all the input (it keeps what
+        // it has not written yet); a flush once zlib stops with output room
+        // to spare.
+        let done = match flush {
+            DeflateFlush::NoFlush => input.is_empty(),
+            _ => produced < room,
+        };
+        if done {
             return Ok(());
         }
         if consumed == 0 && produced == 0 {
             return Err(CompressError("deflate made no progress"));
         }
-        want = input.len() + MIN_GROWTH;
+        want = input.len() / 4 + MIN_GROWTH;
     }
 }
 

@@ -71,9 +71,16 @@ impl Rng {
 pub const FLAG_SERVER: u8 = 1;
 /// `ReceiverConfig` flag: `skip_utf8_validation`.
 pub const FLAG_SKIP_UTF8: u8 = 2;
-/// `ReceiverConfig` flag: `set_compression(true)` (permessage-deflate with
-/// window 15 and context takeover: RSV1 data messages are inflated).
+/// `ReceiverConfig` flag: permessage-deflate on (RSV1 data messages are
+/// inflated), with `FLAG_NO_CONTEXT_TAKEOVER` and the window bits in
+/// `FLAGS_WINDOW`.
 pub const FLAG_COMPRESSION: u8 = 4;
+/// `ReceiverConfig` flag: with `FLAG_COMPRESSION`, the peer resets its
+/// context after each message.
+pub const FLAG_NO_CONTEXT_TAKEOVER: u8 = 0x10;
+/// `ReceiverConfig` flag bits: with `FLAG_COMPRESSION`, the window bits are
+/// 15 minus these bits shifted down by 5 (0 = 15, ..., 7 = 8).
+pub const FLAGS_WINDOW: u8 = 0xe0;
 /// `ReceiverConfig` flag: every chunk of the chunked run starts with junk
 /// bytes that `feed` must not touch (it is called with `start` past them).
 pub const FLAG_PREFIX: u8 = 8;
@@ -151,6 +158,16 @@ impl ReceiverConfig {
         }
     }
 
+    /// `set_inflate`'s argument.
+    pub fn inflate(&self) -> Option<(u8, bool)> {
+        (self.flags & FLAG_COMPRESSION != 0).then(|| {
+            (
+                15 - ((self.flags & FLAGS_WINDOW) >> 5),
+                self.flags & FLAG_NO_CONTEXT_TAKEOVER != 0,
+            )
+        })
+    }
+
     fn events_len(&self) -> usize {
         if self.events & 0x80 != 0 {
             2 + RECORD_LEN * 1024
@@ -213,10 +230,10 @@ struct Session {
 }
 
 impl Session {
-    fn new(opts: Options, compression: bool, events_len: usize, prefix: usize) -> Self {
+    fn new(opts: Options, inflate: Option<(u8, bool)>, events_len: usize, prefix: usize) -> Self {
         assert!(events_len >= MIN_EVENTS_LEN);
         let mut r = Receiver::new(opts);
-        r.set_compression(compression);
+        r.set_inflate(inflate);
         Session {
             r,
             opts,
@@ -438,22 +455,6 @@ impl Session {
 /// the three fast-path errors compare equal to `InflateOther`.
 const TOLERATE_ZLIB_RS_FAST_PATH_MESSAGES: bool = true;
 
-/// With a compressed text message that is both corrupt deflate data and
-/// invalid UTF-8 (or too large), which error is reported depends on the
-/// chunking: an inflate error short-circuits the UTF-8 (and size) check of
-/// the output inflated by the same call, while a smaller chunk lets that
-/// output be checked (and fail) first. (ws checks UTF-8 only once the whole
-/// message is inflated, so it always reports the inflate error.) Until
-/// src/receiver.rs settles this, the events before the error must agree
-/// and the error may be any of these.
-const TOLERATE_COMPRESSED_ERROR_ORDER: bool = true;
-
-fn is_inflate_race(id: ErrorId) -> bool {
-    id == ErrorId::InvalidUtf8
-        || id == ErrorId::MaxPayloadExceeded
-        || id.info().code == "Z_DATA_ERROR"
-}
-
 fn normalize_fast_path_inflate_errors(events: &mut [Event]) {
     for ev in events {
         if let Event::Error(
@@ -479,9 +480,8 @@ pub fn receiver(data: &[u8]) {
 pub fn receiver_events(data: &[u8]) -> Vec<Event> {
     let (cfg, stream) = ReceiverConfig::split(data);
     let opts = cfg.options();
-    let compression = cfg.flags & FLAG_COMPRESSION != 0;
 
-    let mut whole = Session::new(opts, compression, 2 + RECORD_LEN * 1024, 0);
+    let mut whole = Session::new(opts, cfg.inflate(), 2 + RECORD_LEN * 1024, 0);
     whole.feed_chunk(stream);
 
     let prefix = if cfg.flags & FLAG_PREFIX != 0 {
@@ -489,7 +489,7 @@ pub fn receiver_events(data: &[u8]) -> Vec<Event> {
     } else {
         0
     };
-    let mut chunked = Session::new(opts, compression, cfg.events_len(), prefix);
+    let mut chunked = Session::new(opts, cfg.inflate(), cfg.events_len(), prefix);
     let mut at = 0;
     for n in cfg.chunk_lengths(stream.len()) {
         chunked.feed_chunk(&stream[at..at + n]);
@@ -507,22 +507,7 @@ pub fn receiver_events(data: &[u8]) -> Vec<Event> {
         chunked.out.last(),
         Some(Event::Error(ErrorId::TooManyPieces, _))
     );
-    let compressed_errors = TOLERATE_COMPRESSED_ERROR_ORDER
-        && compression
-        && matches!(
-            (whole.out.last(), chunked.out.last()),
-            (Some(Event::Error(a, _)), Some(Event::Error(b, _)))
-                if a != b && is_inflate_race(*a) && is_inflate_race(*b)
-        );
-    if compressed_errors {
-        let n = whole.out.len().min(chunked.out.len()) - 1;
-        assert!(
-            whole.out.len() == chunked.out.len() && whole.out[..n] == chunked.out[..n],
-            "rechunked events differ before the error:\n{:?}\n{:?}",
-            whole.out,
-            chunked.out
-        );
-    } else if pieces_error && chunked.out != whole.out {
+    if pieces_error && chunked.out != whole.out {
         let n = chunked.out.len() - 1;
         assert!(
             whole.out.len() >= n && whole.out[..n] == chunked.out[..n],

@@ -5,9 +5,13 @@
 //!
 //! `write_seed_corpus` (ignored) regenerates `fuzz/corpus/`.
 
+use crate::deflate::{Compressor, DeflateOptions};
 use crate::errors::ERROR_TABLE;
 use crate::fuzz_check::{self, Event, ReceiverConfig, Rng, FIELD_SEPARATOR};
-use crate::fuzz_check::{FLAG_COMPRESSION, FLAG_PREFIX, FLAG_SERVER, FLAG_SKIP_UTF8};
+use crate::fuzz_check::{
+    FLAGS_WINDOW, FLAG_COMPRESSION, FLAG_NO_CONTEXT_TAKEOVER, FLAG_PREFIX, FLAG_SERVER,
+    FLAG_SKIP_UTF8,
+};
 
 // ---------------------------------------------------------------------------
 // Generators
@@ -58,7 +62,8 @@ fn utf8ish(rng: &mut Rng, max_items: usize) -> Vec<u8> {
     let damage = rng.chance(3);
     for _ in 0..items {
         if damage && rng.chance(8) {
-            out.extend_from_slice(*rng.pick(BAD));
+            let bad = *rng.pick(BAD);
+            out.extend_from_slice(bad);
         } else if rng.chance(4) {
             let n = rng.below(12);
             out.extend(std::iter::repeat_n(b'a' + rng.below(26) as u8, n));
@@ -151,7 +156,30 @@ fn control_frame(rng: &mut Rng, key: &mut dyn FnMut(&mut Rng) -> Option<[u8; 4]>
 
 /// A stream of messages (possibly fragmented, with control frames in
 /// between) for the role, plus random damage.
-fn frame_stream(rng: &mut Rng, server: bool) -> Vec<u8> {
+/// Deflates a message as a permessage-deflate peer would (window `bits`,
+/// context kept in `c` across messages unless `nct`).
+fn compress(c: &mut Compressor, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    c.compress(payload, true, &mut out).expect("deflate");
+    out
+}
+
+fn compressor(bits: u8, nct: bool) -> Compressor {
+    let opts = DeflateOptions {
+        window_bits: bits,
+        ..DeflateOptions::default()
+    };
+    Compressor::new(opts, nct)
+}
+
+/// `inflate`: the receiver's permessage-deflate parameters, if on.
+fn frame_stream(rng: &mut Rng, server: bool, inflate: Option<(u8, bool)>) -> Vec<u8> {
+    // The peer's compressor: mostly the agreed window, sometimes a larger
+    // one (which the receiver must refuse cleanly).
+    let mut deflater = inflate.map(|(bits, nct)| {
+        let bits = if rng.chance(8) { 15 } else { bits };
+        compressor(bits, nct)
+    });
     let mut key = |rng: &mut Rng| -> Option<[u8; 4]> {
         // The occasional frame with the wrong MASK bit.
         let masked = server != rng.chance(60);
@@ -172,7 +200,16 @@ fn frame_stream(rng: &mut Rng, server: bool) -> Vec<u8> {
         let text = rng.chance(2);
         let fragments = if rng.chance(3) { 1 + rng.below(5) } else { 1 };
         // Text split at arbitrary byte offsets across fragments.
-        let whole = payload(rng, text);
+        let mut whole = payload(rng, text);
+        let mut rsv1 = false;
+        if let Some(d) = deflater.as_mut().filter(|_| rng.chance(2)) {
+            if rng.chance(10) {
+                // A small bomb: inflates far past a small max_payload.
+                whole = vec![if text { b'a' } else { 0 }; 5000];
+            }
+            whole = compress(d, &whole);
+            rsv1 = true;
+        }
         let mut cuts: Vec<usize> = (1..fragments).map(|_| rng.below(whole.len() + 1)).collect();
         cuts.sort_unstable();
         cuts.push(whole.len());
@@ -190,6 +227,9 @@ fn frame_stream(rng: &mut Rng, server: bool) -> Vec<u8> {
                 0
             };
             let mut b0 = op | if last { 0x80 } else { 0 };
+            if first && rsv1 {
+                b0 |= 0x40;
+            }
             if rng.chance(80) {
                 b0 |= [0x40u8, 0x20, 0x10][rng.below(3)];
             }
@@ -243,10 +283,13 @@ fn receiver_config(rng: &mut Rng) -> ReceiverConfig {
             flags |= f;
         }
     }
-    for f in [FLAG_SKIP_UTF8, FLAG_COMPRESSION] {
+    for f in [FLAG_SKIP_UTF8, FLAG_COMPRESSION, FLAG_NO_CONTEXT_TAKEOVER] {
         if rng.chance(6) {
             flags |= f;
         }
+    }
+    if rng.chance(4) {
+        flags |= rng.byte() & FLAGS_WINDOW;
     }
     let small = |rng: &mut Rng, n: usize| {
         if rng.chance(4) {
@@ -269,7 +312,11 @@ fn receiver_config(rng: &mut Rng) -> ReceiverConfig {
 pub(crate) fn receiver_input(rng: &mut Rng) -> Vec<u8> {
     let cfg = receiver_config(rng);
     let mut data = cfg.to_bytes().to_vec();
-    data.extend(frame_stream(rng, cfg.flags & FLAG_SERVER != 0));
+    data.extend(frame_stream(
+        rng,
+        cfg.flags & FLAG_SERVER != 0,
+        cfg.inflate(),
+    ));
     data
 }
 
@@ -438,8 +485,10 @@ pub(crate) fn header_input(rng: &mut Rng) -> Vec<u8> {
         for _ in 0..1 + rng.below(3) {
             let mut s = (*rng.pick(&names)).to_owned();
             for _ in 0..rng.below(4) {
-                s.push_str(*rng.pick(&[";", "; ", " ;", "\t;\t"]));
-                s.push_str(*rng.pick(&params));
+                let sep = *rng.pick(&[";", "; ", " ;", "\t;\t"]);
+                s.push_str(sep);
+                let param = *rng.pick(&params);
+                s.push_str(param);
                 match rng.below(4) {
                     0 => {}
                     1 => s.push_str(&format!("={}", 8 + rng.below(8))),
@@ -719,6 +768,78 @@ fn write_seed_corpus() {
             sf(0x82, b"abcdef"),
         ),
     ];
+    // permessage-deflate.
+    let deflate = ReceiverConfig {
+        flags: FLAG_COMPRESSION,
+        ..client
+    };
+    let window = |bits: u8| (15 - bits) << 5;
+    let mut c = compressor(15, false);
+    let hello = compress(&mut c, b"Hello, Hello, Hello!");
+    let again = compress(&mut c, b"Hello, Hello, Hello!");
+    let z = compress(&mut c, "caf\u{e9} \u{20ac}\u{20ac}\u{20ac}".as_bytes());
+    let mut c9 = compressor(9, true);
+    let nct = [
+        compress(&mut c9, b"abcabcabc"),
+        compress(&mut c9, b"abcabcabc"),
+    ];
+    let far: Vec<u8> = (0..700u32).map(|i| (i * 7 % 251) as u8).collect();
+    let far = compress(&mut compressor(15, false), &[&far[..], &far[..]].concat());
+    let bomb = compress(&mut compressor(15, false), &[0; 10_000]);
+    let mut corrupt = compress(&mut compressor(15, false), &[b'x'; 300]);
+    corrupt[2] ^= 0x55;
+    receiver_seeds.extend([
+        ("client-deflate-text", deflate, sf(0xc1, &hello)),
+        (
+            "server-deflate-fragmented-context-takeover",
+            ReceiverConfig {
+                flags: FLAG_COMPRESSION | FLAG_SERVER,
+                ..client
+            },
+            [
+                cf(0x41, &hello[..3]),
+                cf(0x89, b"p"),
+                cf(0x00, &hello[3..6]),
+                cf(0x80, &hello[6..]),
+                cf(0xc1, &again),
+                cf(0xc1, &z),
+                cf(0x82, b"plain"),
+            ]
+            .concat(),
+        ),
+        (
+            "client-deflate-window-9-no-context-takeover",
+            ReceiverConfig {
+                flags: FLAG_COMPRESSION | FLAG_NO_CONTEXT_TAKEOVER | window(9),
+                ..client
+            },
+            [sf(0xc2, &nct[0]), sf(0xc2, &nct[1])].concat(),
+        ),
+        (
+            "client-deflate-distance-past-window",
+            ReceiverConfig {
+                flags: FLAG_COMPRESSION | window(9),
+                ..client
+            },
+            sf(0xc2, &far),
+        ),
+        (
+            "client-deflate-bomb",
+            ReceiverConfig {
+                max_payload: 100,
+                ..deflate
+            },
+            sf(0xc2, &bomb),
+        ),
+        ("client-deflate-corrupt", deflate, sf(0xc1, &corrupt)),
+        ("client-deflate-empty", deflate, sf(0xc1, &[0x00])),
+        (
+            "client-deflate-rsv1-on-continuation",
+            deflate,
+            [sf(0x41, &hello[..4]), sf(0xc0, &hello[4..])].concat(),
+        ),
+        ("client-deflate-off-rsv1", client, sf(0xc1, &hello)),
+    ]);
     for (name, cfg, stream) in receiver_seeds.drain(..) {
         seeds.push((
             "receiver",

@@ -27,6 +27,9 @@ pub mod permessage_deflate;
 pub mod receiver;
 pub mod subprotocol;
 pub mod token;
+#[cfg(all(unix, not(fuzzing)))]
+#[cfg_attr(test, allow(dead_code))]
+pub mod transport;
 pub mod utf8;
 
 // Fuzzing harnesses (docs in the module); `fuzzing` is the cfg cargo-fuzz
@@ -38,16 +41,27 @@ pub mod fuzz_check;
 mod fuzz_smoke;
 
 // The exports are reached only through N-API registration, which unit test
-// builds do not see.
+// builds do not see. Fuzzing builds (executables that drive the sans-I/O
+// core only) leave them and the transport out: Node provides their N-API
+// and libuv symbols, which an executable cannot link.
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_deflate;
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_encode;
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_errors;
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_handshake;
+#[cfg(all(unix, not(fuzzing)))]
+#[cfg_attr(test, allow(dead_code))]
+mod napi_native;
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_receiver;
+#[cfg(not(fuzzing))]
 #[cfg_attr(test, allow(dead_code))]
 mod napi_util;

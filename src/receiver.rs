@@ -655,8 +655,9 @@ impl Receiver {
             return Err(ProtocolError::new(ErrorId::Rsv1));
         };
         let before = self.inflated.len();
-        if self.masked {
+        let result = if self.masked {
             let mut block = [0u8; UNMASK_BLOCK];
+            let mut result = Ok(());
             for src in piece.chunks(UNMASK_BLOCK) {
                 let Some(dst) = block.get_mut(..src.len()) else {
                     break;
@@ -664,27 +665,34 @@ impl Receiver {
                 dst.copy_from_slice(src);
                 mask::apply(dst, self.mask_key, self.mask_phase);
                 self.mask_phase = (self.mask_phase + src.len()) & 3;
-                inflater
-                    .inflate(dst, &mut self.inflated, limit)
-                    .map_err(inflate_error)?;
+                result = inflater.inflate(dst, &mut self.inflated, limit);
+                if result.is_err() {
+                    break;
+                }
             }
+            result
         } else {
-            inflater
-                .inflate(piece, &mut self.inflated, limit)
-                .map_err(inflate_error)?;
-        }
-        self.check_inflated_utf8(before)
+            inflater.inflate(piece, &mut self.inflated, limit)
+        };
+        // The text inflated before an inflate error (or before the size
+        // limit struck) is checked first: had the piece come in smaller
+        // chunks, an earlier call would have checked it (and failed), so
+        // skipping it made the error depend on the chunking (found by
+        // fuzzing).
+        self.check_inflated_utf8(before)?;
+        result.map_err(inflate_error)
     }
 
     /// Ends a compressed message: the trailer, then the last of the text.
     fn finish_inflated(&mut self) -> Result<(), ProtocolError> {
         let before = self.inflated.len();
-        if let Some(inflater) = self.inflater.as_mut() {
-            inflater
-                .finish(&mut self.inflated, self.opts.max_payload)
-                .map_err(inflate_error)?;
-        }
-        self.check_inflated_utf8(before)
+        let result = match self.inflater.as_mut() {
+            Some(inflater) => inflater.finish(&mut self.inflated, self.opts.max_payload),
+            None => Ok(()),
+        };
+        // As in `inflate_piece`: the text first.
+        self.check_inflated_utf8(before)?;
+        result.map_err(inflate_error)
     }
 
     fn check_inflated_utf8(&mut self, from: usize) -> Result<(), ProtocolError> {

@@ -102,7 +102,16 @@ fn empty_message() {
     let mut c = Compressor::new(DeflateOptions::default(), false);
     let empty = compress_message(&mut c, b"");
     assert_eq!(empty, [0x00]);
+    // Another empty message still gets its empty stored block (zlib skips a
+    // flush that repeats the last one unless something came in between).
+    assert_eq!(compress_message(&mut c, b""), [0x00]);
+    // The bytes Node's zlib gives ws for the same three messages.
+    assert_eq!(
+        compress_message(&mut c, b"aaaaa"),
+        [0x4a, 0x4c, 0x4c, 0x4c, 0x4c, 0x04, 0x00]
+    );
     let mut d = Decompressor::new(15, false);
+    assert_eq!(inflate_message(&mut d, &[&empty], 0).unwrap(), b"");
     assert_eq!(inflate_message(&mut d, &[&empty], 0).unwrap(), b"");
     // An empty payload (no bytes at all) inflates to nothing too.
     assert_eq!(inflate_message(&mut d, &[], 0).unwrap(), b"");

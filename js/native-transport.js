@@ -1,0 +1,899 @@
+'use strict';
+
+const EventEmitter = require('events');
+const net = require('net');
+const { getSystemErrorName } = require('util');
+
+const { native } = require('./binding');
+const { NOOP } = require('./constants');
+
+//
+// The native transport: after the upgrade, a plain TCP socket's descriptor
+// is handed to Rust (src/transport/), which reads, writes and polls it from
+// Node's own libuv loop on the main thread. The JS `net.Socket` stays as an
+// idle "shell": it never reads nor writes again, but it keeps the
+// connection counted by its server (`server.close()` waits for it,
+// `getConnections()` counts it) and answers `remoteAddress` and the like.
+// It is destroyed when the connection closes; its own `'close'` is ours.
+//
+// `NativeSocket` stands in for the `net.Socket` in the WebSocket: it has
+// the part of the stream API that js/websocket.js and js/sender.js use,
+// with the same events in the same order (`'data'`, `'end'`, `'finish'`,
+// `'error'`, `'close'`). Rust calls `onBatch()` once per loop wakeup with
+// the events of every connection.
+//
+// `WS_NATIVE_TRANSPORT=stream` in the environment turns it off.
+//
+
+//
+// Record types of a batch (src/transport/socket.rs).
+//
+const REC_DATA = 1;
+const REC_EOF = 2;
+const REC_ERROR = 3;
+const REC_WRITTEN = 4;
+const REC_FINISHED = 5;
+
+const RECORDS = 4096;
+const HIGH_WATER_MARK = 16 * 1024;
+
+const enabled =
+  native !== null && process.env.WS_NATIVE_TRANSPORT !== 'stream';
+
+//
+// Open connections by id; records of a closed one are dropped.
+//
+const conns = [];
+let records = null;
+
+/**
+ * Tells whether a socket can be taken over: a plain TCP (or Unix domain)
+ * `net.Socket` with a descriptor, open both ways, with nothing left to
+ * write. TLS sockets, other `Duplex` streams and Windows stay on the stream
+ * transport.
+ *
+ * @param {Duplex} socket The socket
+ * @return {Boolean}
+ * @public
+ */
+function canTakeOver(socket) {
+  if (!enabled || !(socket instanceof net.Socket) || socket.encrypted) {
+    return false;
+  }
+
+  const handle = socket._handle;
+
+  return (
+    handle != null &&
+    typeof handle.fd === 'number' &&
+    handle.fd >= 0 &&
+    (handle.constructor.name === 'TCP' || handle.constructor.name === 'Pipe') &&
+    typeof handle.readStop === 'function' &&
+    !socket.destroyed &&
+    !socket.connecting &&
+    socket.readable &&
+    socket.writable &&
+    !socket.writableEnded &&
+    socket.writableLength === 0 &&
+    !(handle.writeQueueSize > 0)
+  );
+}
+
+/**
+ * Takes a socket over: stops it reading for good, collects what it read
+ * but nobody consumed, and hands a duplicate of its descriptor to Rust.
+ *
+ * @param {net.Socket} socket A socket that `canTakeOver()` accepted
+ * @param {Buffer} head The first packet of the upgraded stream
+ * @return {NativeSocket} The socket to use instead
+ * @public
+ */
+function takeOver(socket, head) {
+  if (records === null) {
+    records = new Uint32Array(4 * RECORDS);
+    native.init(onBatch, records);
+  }
+
+  const handle = socket._handle;
+
+  //
+  // The shell must never read again, whatever calls `resume()` on it
+  // later (Node's HTTP server does, after a request handler's upgrade).
+  //
+  handle.reading = false;
+  handle.readStop();
+  handle.readStart = readStartDisabled;
+  socket.pause();
+
+  const chunks = [];
+
+  if (head.length !== 0) chunks.push(head);
+
+  //
+  // Bytes read after the upgrade, while an async `verifyClient` ran.
+  //
+  while (socket.readableLength !== 0) {
+    const chunk = socket.read();
+
+    if (chunk === null) break;
+    chunks.push(chunk);
+  }
+
+  const id = native.adopt(handle.fd);
+
+  return new NativeSocket(socket, id, chunks);
+}
+
+/**
+ * Replaces `readStart()` on the shell's handle.
+ *
+ * @return {Number} 0, as a successful `readStart()`
+ * @private
+ */
+function readStartDisabled() {
+  return 0;
+}
+
+/**
+ * Called by Rust once per loop wakeup: `buffer` holds the bytes read, and
+ * `records` `count` records of 4 numbers: connection id, type, a, b.
+ *
+ * @param {Buffer} buffer The bytes read
+ * @param {Number} count The number of records
+ * @private
+ */
+function onBatch(buffer, count) {
+  let i = 0;
+  let error = null;
+  let failed = false;
+
+  //
+  // A listener that throws must not cost the other connections their
+  // events: the first error is rethrown at the end (as uncaught, as from a
+  // socket's `'data'` listener), later ones in their own ticks.
+  //
+  while (i < count) {
+    try {
+      while (i < count) {
+        const r = 4 * i++;
+        const socket = conns[records[r]];
+
+        if (socket === undefined) continue;
+
+        const a = records[r + 2];
+        const b = records[r + 3];
+
+        switch (records[r + 1]) {
+          case REC_DATA:
+            socket._onData(
+              a === 0 && b === buffer.length ? buffer : buffer.subarray(a, b)
+            );
+            break;
+          case REC_WRITTEN:
+            socket._onWritten(a + b * 0x100000000);
+            break;
+          case REC_EOF:
+            socket._onEof();
+            break;
+          case REC_FINISHED:
+            socket._onFinished();
+            break;
+          case REC_ERROR:
+            socket._onError(a, b === 1 ? 'write' : 'read');
+            break;
+        }
+      }
+    } catch (err) {
+      if (failed) {
+        process.nextTick(rethrow, err);
+      } else {
+        failed = true;
+        error = err;
+      }
+    }
+  }
+
+  if (failed) throw error;
+}
+
+/**
+ * @param {Error} err The error to throw
+ * @private
+ */
+function rethrow(err) {
+  throw err;
+}
+
+/**
+ * Builds an error the way Node's `net` reports a failed system call.
+ *
+ * @param {Number} errno The (positive) errno
+ * @param {String} syscall The system call
+ * @return {Error}
+ * @private
+ */
+function errnoError(errno, syscall) {
+  let code;
+
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    code = `Unknown system error ${-errno}`;
+  }
+
+  const err = new Error(`${syscall} ${code}`);
+
+  err.errno = -errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+/**
+ * A socket whose I/O runs in Rust, with the stream API of a `net.Socket`
+ * that the WebSocket uses.
+ *
+ * @extends EventEmitter
+ */
+class NativeSocket extends EventEmitter {
+  /**
+   * @param {net.Socket} shell The original socket, kept idle
+   * @param {Number} id The connection id in Rust
+   * @param {Buffer[]} chunks Bytes read before the takeover
+   */
+  constructor(shell, id, chunks) {
+    super();
+
+    this._shell = shell;
+    this._id = id;
+
+    //
+    // Readable side, with the fields of `_readableState` that are read
+    // from outside.
+    //
+    this._readableState = { endEmitted: false, ended: false };
+    this._flowing = null;
+    this._chunks = chunks;
+    this._chunksLength = 0;
+    this._flushScheduled = false;
+    this._bytesRead = 0;
+
+    for (let i = 0; i < chunks.length; i++) {
+      this._chunksLength += chunks[i].length;
+    }
+
+    //
+    // Writable side: bytes accepted so far, bytes still queued in Rust, and
+    // the callbacks waiting for their bytes to be written, as pairs
+    // (offset after the write, callback).
+    //
+    this._accepted = 0;
+    this._queued = 0;
+    this._callbacks = [];
+    this._corked = 0;
+    this._corkedBuffers = [];
+    this._corkedCallbacks = [];
+    this._corkedLength = 0;
+    this._ending = false;
+    this._finished = false;
+
+    this.destroyed = false;
+    this._hadError = false;
+    this._shellClosed = false;
+    this.allowHalfOpen = shell.allowHalfOpen;
+
+    conns[id] = this;
+
+    shell.on('error', NOOP);
+    shell.once('close', onShellClose.bind(this));
+    shell.on('timeout', onShellTimeout.bind(this));
+  }
+
+  //
+  // Properties of the underlying socket.
+  //
+
+  get remoteAddress() {
+    return this._shell.remoteAddress;
+  }
+
+  get remotePort() {
+    return this._shell.remotePort;
+  }
+
+  get remoteFamily() {
+    return this._shell.remoteFamily;
+  }
+
+  get localAddress() {
+    return this._shell.localAddress;
+  }
+
+  get localPort() {
+    return this._shell.localPort;
+  }
+
+  get localFamily() {
+    return this._shell.localFamily;
+  }
+
+  get bytesRead() {
+    return this._shell.bytesRead + this._bytesRead;
+  }
+
+  get bytesWritten() {
+    return this._shell.bytesWritten + this._accepted + this._corkedLength;
+  }
+
+  get readable() {
+    return !this.destroyed && !this._readableState.endEmitted;
+  }
+
+  get writable() {
+    return !this.destroyed && !this._ending;
+  }
+
+  get writableEnded() {
+    return this._ending;
+  }
+
+  get writableFinished() {
+    return this._finished;
+  }
+
+  get writableLength() {
+    return this._queued + this._corkedLength;
+  }
+
+  get writableNeedDrain() {
+    return this.writableLength >= HIGH_WATER_MARK;
+  }
+
+  get readableLength() {
+    return this._chunksLength;
+  }
+
+  get readableFlowing() {
+    return this._flowing;
+  }
+
+  get readyState() {
+    if (this.destroyed) return 'closed';
+    if (this._readableState.ended) return this._ending ? 'closed' : 'writeOnly';
+    return this._ending ? 'readOnly' : 'open';
+  }
+
+  address() {
+    return this._shell.address();
+  }
+
+  setNoDelay(noDelay) {
+    this._shell.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable, initialDelay) {
+    this._shell.setKeepAlive(enable, initialDelay);
+    return this;
+  }
+
+  /**
+   * The shell's idle timer does not see our traffic; only turning it off
+   * (what the WebSocket does) is exact.
+   *
+   * @param {Number} msecs Milliseconds, 0 to turn it off
+   * @param {Function} [callback] A `'timeout'` listener
+   * @return {NativeSocket} this
+   */
+  setTimeout(msecs, callback) {
+    this._shell.setTimeout(msecs);
+    if (callback) {
+      if (msecs === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    return this;
+  }
+
+  ref() {
+    if (!this.destroyed) native.setRef(this._id, true);
+    return this;
+  }
+
+  unref() {
+    if (!this.destroyed) native.setRef(this._id, false);
+    return this;
+  }
+
+  //
+  // Readable side.
+  //
+
+  on(event, listener) {
+    super.on(event, listener);
+
+    //
+    // As with a stream: a `'data'` listener starts the flow unless the
+    // stream was paused explicitly.
+    //
+    if (event === 'data' && this._flowing !== false) this.resume();
+    return this;
+  }
+
+  isPaused() {
+    return this._flowing === false;
+  }
+
+  pause() {
+    if (this._flowing !== false) {
+      this._flowing = false;
+      if (!this.destroyed && !this._readableState.ended) {
+        native.setReading(this._id, false);
+      }
+    }
+    return this;
+  }
+
+  resume() {
+    if (this._flowing !== true) {
+      this._flowing = true;
+      if (!this.destroyed && !this._readableState.ended) {
+        native.setReading(this._id, true);
+      }
+
+      //
+      // As with a stream, what was held is emitted in a later tick.
+      //
+      if (
+        (this._chunks.length !== 0 || this._readableState.ended) &&
+        !this._flushScheduled
+      ) {
+        this._flushScheduled = true;
+        process.nextTick(flushChunks, this);
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Puts data back at the front of the readable side.
+   *
+   * @param {Buffer} chunk The data
+   */
+  unshift(chunk) {
+    if (chunk.length === 0) return;
+    this._chunks.unshift(chunk);
+    this._chunksLength += chunk.length;
+  }
+
+  /**
+   * Returns all the data held (only what js/websocket.js needs: a socket
+   * that closes while paused).
+   *
+   * @return {(Buffer|null)} The data, or `null` if none
+   */
+  read() {
+    if (this._chunksLength === 0) return null;
+
+    const data =
+      this._chunks.length === 1
+        ? this._chunks[0]
+        : Buffer.concat(this._chunks, this._chunksLength);
+
+    this._chunks = [];
+    this._chunksLength = 0;
+    return data;
+  }
+
+  /**
+   * Bytes read by Rust.
+   *
+   * @param {Buffer} chunk The bytes
+   * @private
+   */
+  _onData(chunk) {
+    this._bytesRead += chunk.length;
+
+    if (this._flowing === true && this._chunks.length === 0) {
+      this.emit('data', chunk);
+    } else {
+      this._chunks.push(chunk);
+      this._chunksLength += chunk.length;
+    }
+  }
+
+  /**
+   * The peer ended its side.
+   *
+   * @private
+   */
+  _onEof() {
+    this._readableState.ended = true;
+
+    if (this._flowing === true && !this._flushScheduled) {
+      this._flushScheduled = true;
+      process.nextTick(flushChunks, this);
+    }
+  }
+
+  /**
+   * Emits `'end'`, then ends our side too without `allowHalfOpen`, or
+   * closes if it is ended already.
+   *
+   * @private
+   */
+  _emitEnd() {
+    const state = this._readableState;
+
+    if (state.endEmitted || this.destroyed) return;
+
+    state.endEmitted = true;
+    this.emit('end');
+
+    if (!this.allowHalfOpen && !this._ending) this.end();
+    if (this._finished) this.destroy();
+  }
+
+  //
+  // Writable side.
+  //
+
+  cork() {
+    this._corked++;
+  }
+
+  uncork() {
+    if (this._corked === 0 || --this._corked !== 0) return;
+    if (this._corkedBuffers.length === 0) return;
+
+    const buffers = this._corkedBuffers;
+    const callbacks = this._corkedCallbacks;
+
+    this._corkedBuffers = [];
+    this._corkedCallbacks = [];
+    this._corkedLength = 0;
+    this._writeNow(buffers, callbacks.length === 0 ? null : callbacks);
+  }
+
+  /**
+   * Writes data: at once as far as the socket takes it, the rest queued in
+   * Rust. The callback is called once the data is handed to the kernel.
+   *
+   * @param {(Buffer|String)} chunk The data
+   * @param {(String|Function)} [encoding] The encoding of a string
+   * @param {Function} [cb] Callback
+   * @return {Boolean} `false` if the caller should wait for `'drain'`
+   */
+  write(chunk, encoding, cb) {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, encoding);
+
+    if (this.destroyed || this._ending) {
+      const err = new Error(
+        this.destroyed
+          ? 'Cannot call write after a stream was destroyed'
+          : 'write after end'
+      );
+
+      err.code = this.destroyed
+        ? 'ERR_STREAM_DESTROYED'
+        : 'ERR_STREAM_WRITE_AFTER_END';
+      if (typeof cb === 'function') process.nextTick(cb, err);
+      if (!this.destroyed) this.destroy(err);
+      return false;
+    }
+
+    if (this._corked !== 0) {
+      this._corkedBuffers.push(chunk);
+      this._corkedLength += chunk.length;
+      if (typeof cb === 'function') this._corkedCallbacks.push(cb);
+      return this.writableLength < HIGH_WATER_MARK;
+    }
+
+    this._writeNow(chunk, typeof cb === 'function' ? cb : null);
+    return this._queued < HIGH_WATER_MARK;
+  }
+
+  /**
+   * Hands data to Rust.
+   *
+   * @param {(Buffer|Buffer[])} data A buffer, or buffers to write in order
+   * @param {(Function|Function[]|null)} cb The callback(s) of the write
+   * @private
+   */
+  _writeNow(data, cb) {
+    let length = 0;
+    let queued;
+
+    if (Array.isArray(data)) {
+      for (let i = 0; i < data.length; i++) length += data[i].length;
+      queued =
+        data.length === 1
+          ? native.write(this._id, data[0])
+          : native.writev(this._id, data);
+    } else {
+      length = data.length;
+      queued = native.write(this._id, data);
+    }
+
+    if (queued < 0) {
+      const err = errnoError(-queued, 'write');
+
+      if (cb !== null) {
+        if (Array.isArray(cb)) {
+          for (let i = 0; i < cb.length; i++) process.nextTick(cb[i], err);
+        } else {
+          process.nextTick(cb, err);
+        }
+      }
+
+      this.destroy(err);
+      return;
+    }
+
+    this._accepted += length;
+    this._queued = queued;
+
+    if (cb !== null) this._callbacks.push(this._accepted, cb);
+
+    //
+    // As for a stream's write that completes at once, the callbacks are
+    // called in a later tick.
+    //
+    if (queued === 0 && cb !== null) process.nextTick(settle, this);
+  }
+
+  /**
+   * Rust wrote queued bytes.
+   *
+   * @param {Number} queued The bytes still queued
+   * @private
+   */
+  _onWritten(queued) {
+    const needDrain = this._queued >= HIGH_WATER_MARK;
+
+    this._queued = queued;
+    settle(this);
+
+    if (needDrain && queued < HIGH_WATER_MARK && !this.destroyed) {
+      this.emit('drain');
+    }
+  }
+
+  /**
+   * Ends the write side: the FIN goes out once what is queued is written.
+   *
+   * @param {Function} [cb] A `'finish'` listener
+   * @return {NativeSocket} this
+   */
+  end(cb) {
+    if (typeof cb === 'function') this.once('finish', cb);
+    if (this._ending || this.destroyed) return this;
+
+    this._corked = Math.min(this._corked, 1);
+    this.uncork();
+    this._ending = true;
+
+    const r = native.end(this._id);
+
+    if (r === 1) process.nextTick(finish, this);
+    else if (r < 0) this.destroy(errnoError(-r, 'shutdown'));
+
+    return this;
+  }
+
+  /**
+   * The FIN went out after the queue drained.
+   *
+   * @private
+   */
+  _onFinished() {
+    finish(this);
+  }
+
+  /**
+   * A read or write failed in Rust.
+   *
+   * @param {Number} errno The errno
+   * @param {String} syscall `'read'` or `'write'`
+   * @private
+   */
+  _onError(errno, syscall) {
+    this.destroy(errnoError(errno, syscall));
+  }
+
+  /**
+   * Closes the connection now. What is still queued is dropped; `'close'`
+   * follows once the shell is closed.
+   *
+   * @param {Error} [err] An error to emit first
+   * @return {NativeSocket} this
+   */
+  destroy(err) {
+    if (this.destroyed) return this;
+
+    this.destroyed = true;
+    this._close(false);
+
+    if (err) {
+      this._hadError = true;
+      process.nextTick(emitError, this, err);
+    }
+
+    return this;
+  }
+
+  /**
+   * Closes the connection with a reset (`SO_LINGER` 0), like
+   * `net.Socket#resetAndDestroy()`.
+   *
+   * @return {NativeSocket} this
+   */
+  resetAndDestroy() {
+    if (this.destroyed) return this;
+
+    this.destroyed = true;
+    this._close(true);
+    return this;
+  }
+
+  /**
+   * @param {Boolean} abort Whether to reset the connection
+   * @private
+   */
+  _close(abort) {
+    conns[this._id] = undefined;
+    native.close(this._id, abort);
+
+    //
+    // Closing the shell closes the last descriptor of the socket; its
+    // `'close'` becomes ours (see `onShellClose()`).
+    //
+    if (this._shell.destroyed) {
+      if (this._shellClosed) process.nextTick(emitClose, this);
+    } else {
+      this._shell.destroy();
+    }
+  }
+}
+
+/**
+ * Emits held chunks while flowing, then `'end'` once the peer ended and
+ * nothing is held.
+ *
+ * @param {NativeSocket} socket The socket
+ * @private
+ */
+function flushChunks(socket) {
+  socket._flushScheduled = false;
+
+  while (
+    socket._flowing === true &&
+    socket._chunks.length !== 0 &&
+    !socket.destroyed
+  ) {
+    const chunk = socket._chunks.shift();
+
+    socket._chunksLength -= chunk.length;
+    socket.emit('data', chunk);
+  }
+
+  if (
+    socket._flowing === true &&
+    socket._chunks.length === 0 &&
+    socket._readableState.ended
+  ) {
+    socket._emitEnd();
+  }
+}
+
+/**
+ * Calls the write callbacks whose bytes are written.
+ *
+ * @param {NativeSocket} socket The socket
+ * @private
+ */
+function settle(socket) {
+  const callbacks = socket._callbacks;
+  const written = socket._accepted - socket._queued;
+  let n = 0;
+
+  while (n < callbacks.length && callbacks[n] <= written) n += 2;
+  if (n === 0) return;
+
+  const done = callbacks.splice(0, n);
+
+  for (let i = 1; i < done.length; i += 2) callCallbacks(done[i], null);
+}
+
+/**
+ * @param {(Function|Function[])} cb A callback or a list of them
+ * @param {Error} [err] The error
+ * @private
+ */
+function callCallbacks(cb, err) {
+  if (Array.isArray(cb)) {
+    for (let i = 0; i < cb.length; i++) cb[i](err);
+  } else {
+    cb(err);
+  }
+}
+
+/**
+ * Emits `'finish'`, and closes if the readable side ended too.
+ *
+ * @param {NativeSocket} socket The socket
+ * @private
+ */
+function finish(socket) {
+  if (socket._finished || socket.destroyed) return;
+
+  socket._finished = true;
+  socket.emit('finish');
+
+  if (socket._readableState.endEmitted) socket.destroy();
+}
+
+/**
+ * @param {NativeSocket} socket The socket
+ * @param {Error} err The error
+ * @private
+ */
+function emitError(socket, err) {
+  socket.emit('error', err);
+}
+
+/**
+ * Emits `'close'`. The callbacks of writes still queued are called first,
+ * without an error, as Node calls those of a destroyed socket's writes.
+ *
+ * @param {NativeSocket} socket The socket
+ * @private
+ */
+function emitClose(socket) {
+  const callbacks = socket._callbacks;
+
+  socket._callbacks = [];
+  for (let i = 1; i < callbacks.length; i += 2) {
+    callCallbacks(callbacks[i], null);
+  }
+
+  socket.emit('close', socket._hadError);
+}
+
+/**
+ * The shell's `'close'` listener: the end of the connection, whoever closed
+ * it (the user may destroy `req.socket`).
+ *
+ * @private
+ */
+function onShellClose() {
+  this._shellClosed = true;
+
+  if (!this.destroyed) {
+    this.destroyed = true;
+    conns[this._id] = undefined;
+    native.close(this._id, false);
+  }
+
+  emitClose(this);
+}
+
+/**
+ * The shell's `'timeout'` listener.
+ *
+ * @private
+ */
+function onShellTimeout() {
+  this.emit('timeout');
+}
+
+module.exports = {
+  NativeSocket,
+  canTakeOver,
+  enabled,
+  takeOver
+};

@@ -1,0 +1,411 @@
+//! N-API surface of the native transport (src/transport/, Unix only):
+//! functions JS calls to hand a socket over, write, end, pause and close
+//! it, and the one callback Rust makes into JS per loop wakeup with the
+//! batch of events of every connection (see js/native-transport.js).
+//!
+//! The transport lives in a thread local: one per Node environment (the
+//! main thread and each worker have their own loop and thread). It is
+//! borrowed only for the duration of a Rust step and never while JS runs,
+//! so JS called from a batch may call back into these functions.
+
+use std::cell::RefCell;
+use std::ffi::c_void;
+use std::ptr;
+
+use napi::bindgen_prelude::{Function, Uint32ArraySlice, Uint8ArraySlice};
+use napi::{sys, Env, Error, JsValue, Result, Status};
+use napi_derive::napi;
+
+use crate::transport::{uv::Poll, Transport, RECORD_WORDS};
+
+/// Records kept free in the JS array beyond what the transport fills
+/// before it flushes (errors found while JS runs are added late).
+const RECORD_SLACK: usize = 16;
+/// Deliveries in a row from one wakeup, when JS calls cause new records.
+const MAX_ROUNDS: usize = 4;
+
+struct Js {
+    env: sys::napi_env,
+    callback: sys::napi_ref,
+    records: sys::napi_ref,
+    recv: sys::napi_ref,
+    context: sys::napi_async_context,
+}
+
+struct State {
+    transport: Transport,
+    js: Js,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's transport, if there is one and it is not
+/// borrowed already.
+fn with<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
+    STATE.with(|cell| {
+        let mut state = cell.try_borrow_mut().ok()?;
+        state.as_mut().map(f)
+    })
+}
+
+fn ok(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::new(Status::GenericFailure, "N-API call failed"))
+    }
+}
+
+fn errno_error(context: &str, errno: i32) -> Error {
+    let err = std::io::Error::from_raw_os_error(errno);
+    Error::new(Status::GenericFailure, format!("{context}: {err}"))
+}
+
+/// Sets up the transport of this thread: `callback(buffer, count)` is
+/// called once per batch, with `count` records of 4 u32 (connection id,
+/// type, a, b) written into `records` (see src/transport/socket.rs for the
+/// types). Calling it again replaces the callback and the records array.
+#[napi(js_name = "nativeInit")]
+pub fn native_init(env: Env, callback: Function<'_>, records: Uint32ArraySlice<'_>) -> Result<()> {
+    let raw = env.raw();
+    let words = records.as_ref().len();
+    let capacity = (words / RECORD_WORDS).saturating_sub(RECORD_SLACK);
+    if capacity < 64 {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "The records array must hold at least 80 records",
+        ));
+    }
+    let mut callback_ref = ptr::null_mut();
+    let mut records_ref = ptr::null_mut();
+    let mut recv = ptr::null_mut();
+    let mut recv_ref = ptr::null_mut();
+    let mut name = ptr::null_mut();
+    let mut context = ptr::null_mut();
+    // SAFETY: `raw` is the env of this call; the values are live handles of
+    // this call's scope and every out-pointer is a live local.
+    unsafe {
+        ok(sys::napi_create_reference(
+            raw,
+            callback.raw(),
+            1,
+            &mut callback_ref,
+        ))?;
+        ok(sys::napi_create_reference(
+            raw,
+            records.raw(),
+            1,
+            &mut records_ref,
+        ))?;
+        ok(sys::napi_create_object(raw, &mut recv))?;
+        ok(sys::napi_create_reference(raw, recv, 1, &mut recv_ref))?;
+        ok(sys::napi_create_string_utf8(
+            raw,
+            c"ws-native:transport".as_ptr(),
+            -1, // NAPI_AUTO_LENGTH: NUL-terminated
+            &mut name,
+        ))?;
+        ok(sys::napi_async_init(raw, recv, name, &mut context))?;
+    }
+    let js = Js {
+        env: raw,
+        callback: callback_ref,
+        records: records_ref,
+        recv: recv_ref,
+        context,
+    };
+
+    let replaced = STATE.with(|cell| {
+        let mut state = cell
+            .try_borrow_mut()
+            .map_err(|_| Error::new(Status::GenericFailure, "transport busy"))?;
+        if let Some(s) = state.as_mut() {
+            let old = std::mem::replace(&mut s.js, js);
+            s.transport.set_record_capacity(capacity);
+            return Ok::<_, Error>(Some(old));
+        }
+        let mut lp = ptr::null_mut();
+        // SAFETY: `raw` is the env of this call; `lp` a live local.
+        ok(unsafe { sys::napi_get_uv_event_loop(raw, &mut lp) })?;
+        // SAFETY: `lp` is the loop of this thread's environment, and the
+        // transport stays in this thread's local.
+        let transport = unsafe { Transport::new(lp, capacity, on_poll, on_check) }
+            .map_err(|e| errno_error("uv", e))?;
+        *state = Some(State { transport, js });
+        // SAFETY: `cleanup` only touches this thread's local.
+        ok(unsafe { sys::napi_add_env_cleanup_hook(raw, Some(cleanup), ptr::null_mut()) })?;
+        Ok(None)
+    })?;
+    if let Some(old) = replaced {
+        release(&old);
+    }
+    Ok(())
+}
+
+/// Drops the references of a `Js` (on re-init and at cleanup).
+fn release(js: &Js) {
+    // SAFETY: the references and the async context were created on this
+    // env and are released once (the `Js` is dropped right after).
+    unsafe {
+        sys::napi_delete_reference(js.env, js.callback);
+        sys::napi_delete_reference(js.env, js.records);
+        sys::napi_delete_reference(js.env, js.recv);
+        sys::napi_async_destroy(js.env, js.context);
+    }
+}
+
+unsafe extern "C" fn cleanup(_arg: *mut c_void) {
+    let state = STATE.with(|cell| cell.try_borrow_mut().ok().and_then(|mut s| s.take()));
+    if let Some(mut state) = state {
+        state.transport.shutdown();
+        release(&state.js);
+    }
+}
+
+unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
+    // SAFETY: libuv passes the handle of a live `Poll`.
+    let id = unsafe { Poll::slot_of(handle) } as u32;
+    let flush_now = with(|s| {
+        s.transport.on_poll(id, status, events);
+        let now = s.transport.must_flush();
+        if !now {
+            s.transport.schedule();
+        }
+        now
+    });
+    if flush_now == Some(true) {
+        deliver();
+    }
+}
+
+unsafe extern "C" fn on_check(_handle: *mut c_void) {
+    deliver();
+}
+
+/// Hands the pending batch to JS (and again if JS caused new records).
+fn deliver() {
+    for _ in 0..MAX_ROUNDS {
+        if !deliver_once() {
+            break;
+        }
+    }
+}
+
+struct Call {
+    env: sys::napi_env,
+    func: sys::napi_value,
+    recv: sys::napi_value,
+    context: sys::napi_async_context,
+    args: [sys::napi_value; 2],
+}
+
+/// Copies the batch into a new Buffer and the records array, within the
+/// caller's handle scope. `None` if there is nothing to deliver.
+fn prepare(s: &mut State) -> Option<Call> {
+    let t = &mut s.transport;
+    if t.batch.is_empty() {
+        t.begin_delivery();
+        t.end_delivery();
+        return None;
+    }
+    let env = s.js.env;
+    let mut func = ptr::null_mut();
+    let mut recv = ptr::null_mut();
+    let mut records = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut count_value = ptr::null_mut();
+    let mut kind = sys::TypedarrayType::uint32_array;
+    let mut length = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    let mut arraybuffer = ptr::null_mut();
+    let mut offset = 0usize;
+    let mut copied: *mut c_void = ptr::null_mut();
+    let capacity_words;
+    // SAFETY: `env` is this thread's env, called from a libuv callback on
+    // its thread inside the handle scope `deliver_once` opened; the
+    // references are live (deleted only at cleanup or re-init, which take
+    // the state out first); every out-pointer is a live local; the batch
+    // bytes are valid for reads of their length.
+    unsafe {
+        sys::napi_get_reference_value(env, s.js.callback, &mut func)
+            .eq(&sys::Status::napi_ok)
+            .then_some(())?;
+        sys::napi_get_reference_value(env, s.js.recv, &mut recv)
+            .eq(&sys::Status::napi_ok)
+            .then_some(())?;
+        sys::napi_get_reference_value(env, s.js.records, &mut records)
+            .eq(&sys::Status::napi_ok)
+            .then_some(())?;
+        sys::napi_get_typedarray_info(
+            env,
+            records,
+            &mut kind,
+            &mut length,
+            &mut data,
+            &mut arraybuffer,
+            &mut offset,
+        )
+        .eq(&sys::Status::napi_ok)
+        .then_some(())?;
+        capacity_words = length;
+        sys::napi_create_buffer_copy(
+            env,
+            t.batch.data.len(),
+            t.batch.data.as_ptr().cast(),
+            &mut copied,
+            &mut buffer,
+        )
+        .eq(&sys::Status::napi_ok)
+        .then_some(())?;
+    }
+    if kind != sys::TypedarrayType::uint32_array || data.is_null() {
+        return None;
+    }
+    let words = t
+        .batch
+        .records
+        .len()
+        .min(capacity_words / RECORD_WORDS * RECORD_WORDS);
+    // SAFETY: `data` points to the live Uint32Array's `capacity_words`
+    // elements (the reference keeps it alive, JS does not run during this
+    // copy) and `words` is at most that; the source is the batch's own Vec.
+    unsafe {
+        ptr::copy_nonoverlapping(t.batch.records.as_ptr(), data.cast::<u32>(), words);
+    }
+    let count = (words / RECORD_WORDS) as u32;
+    // SAFETY: as above; `count_value` is a live local.
+    unsafe {
+        sys::napi_create_uint32(env, count, &mut count_value)
+            .eq(&sys::Status::napi_ok)
+            .then_some(())?;
+    }
+    t.batch.clear();
+    t.begin_delivery();
+    Some(Call {
+        env,
+        func,
+        recv,
+        context: s.js.context,
+        args: [buffer, count_value],
+    })
+}
+
+fn deliver_once() -> bool {
+    let Some(env) = with(|s| s.js.env) else {
+        return false;
+    };
+    let mut scope = ptr::null_mut();
+    // SAFETY: `env` is this thread's env and we are on its thread, outside
+    // any other N-API call (in a libuv callback).
+    if unsafe { sys::napi_open_handle_scope(env, &mut scope) } != sys::Status::napi_ok {
+        return false;
+    }
+    let call = with(prepare).flatten();
+    let delivered = call.is_some();
+    if let Some(c) = call {
+        let mut result = ptr::null_mut();
+        // SAFETY: the values are live handles of the open scope; `args` has
+        // the 2 values passed. No borrow of the state is held, so JS may
+        // call back into the transport.
+        let status = unsafe {
+            sys::napi_make_callback(
+                c.env,
+                c.context,
+                c.recv,
+                c.func,
+                c.args.len(),
+                c.args.as_ptr(),
+                &mut result,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            let mut exception = ptr::null_mut();
+            // SAFETY: same env and scope; an exception thrown by the batch
+            // callback is reported as uncaught, as Node does for one thrown
+            // by a socket's 'data' listener.
+            unsafe {
+                if sys::napi_get_and_clear_last_exception(c.env, &mut exception)
+                    == sys::Status::napi_ok
+                    && !exception.is_null()
+                {
+                    sys::napi_fatal_exception(c.env, exception);
+                }
+            }
+        }
+        with(|s| s.transport.end_delivery());
+    }
+    // SAFETY: the scope opened above, closed once.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
+    delivered
+}
+
+/// Takes over a duplicate of the socket descriptor `fd`; returns the
+/// connection id. The caller stops reading from the original first.
+#[napi(js_name = "nativeAdopt")]
+pub fn native_adopt(fd: i32) -> Result<u32> {
+    with(|s| s.transport.adopt(fd))
+        .ok_or_else(|| Error::new(Status::GenericFailure, "transport not initialised"))?
+        .map_err(|e| errno_error("adopt", e))
+}
+
+/// Writes `data` at once as far as the socket takes it and queues the
+/// rest. Returns the bytes queued, or -errno if the write failed.
+#[napi(js_name = "nativeWrite")]
+pub fn native_write(id: u32, data: Uint8ArraySlice<'_>) -> f64 {
+    let bytes: &[u8] = data.as_ref();
+    result_number(with(|s| s.transport.write(id, &[bytes])))
+}
+
+/// `nativeWrite` for several buffers, written in order with one `writev`.
+#[napi(js_name = "nativeWritev")]
+pub fn native_writev(id: u32, list: Vec<Uint8ArraySlice<'_>>) -> f64 {
+    let bufs: Vec<&[u8]> = list.iter().map(|b| b.as_ref()).collect();
+    result_number(with(|s| s.transport.write(id, &bufs)))
+}
+
+fn result_number(r: Option<std::result::Result<usize, i32>>) -> f64 {
+    match r {
+        Some(Ok(queued)) => queued as f64,
+        Some(Err(e)) => -f64::from(e),
+        None => -f64::from(libc::EBADF),
+    }
+}
+
+/// Ends the write side: 1 if the FIN went out now, 0 if it goes out once
+/// the queue drains (a FINISHED record), or -errno.
+#[napi(js_name = "nativeEnd")]
+pub fn native_end(id: u32) -> i32 {
+    match with(|s| s.transport.end(id)) {
+        Some(Ok(true)) => 1,
+        Some(Ok(false)) => 0,
+        Some(Err(e)) => -e,
+        None => -libc::EBADF,
+    }
+}
+
+/// Starts or stops reading (socket `resume()` / `pause()`).
+#[napi(js_name = "nativeSetReading")]
+pub fn native_set_reading(id: u32, on: bool) {
+    with(|s| s.transport.set_reading(id, on));
+}
+
+/// Whether the connection keeps the event loop alive (`ref()/unref()`).
+#[napi(js_name = "nativeSetRef")]
+pub fn native_set_ref(id: u32, on: bool) {
+    with(|s| s.transport.set_ref(id, on));
+}
+
+/// Closes the connection's descriptor; with `abort`, the socket's final
+/// close sends a reset.
+#[napi(js_name = "nativeClose")]
+pub fn native_close(id: u32, abort: bool) {
+    with(|s| s.transport.close(id, abort));
+}
+
+/// Open connections of this thread's transport (for tests).
+#[napi(js_name = "nativeOpenCount")]
+pub fn native_open_count() -> u32 {
+    with(|s| s.transport.open_count() as u32).unwrap_or(0)
+}
