@@ -246,7 +246,15 @@ declare namespace WebSocket {
         autoPong?: boolean | undefined;
         closeTimeout?: number | undefined;
         maxPayload?: number | undefined;
+        /**
+         * The most bytes waiting to be written to the peer (`bufferedAmount`)
+         * before the connection is dropped: `'error'` (code
+         * `WS_NATIVE_ERR_MAX_BUFFERED_AMOUNT`), then `'close'` with 1006.
+         * Default 128 MiB; 0 for no limit (ws has none).
+         */
+        maxBufferedAmount?: number | undefined;
         maxBufferedChunks?: number | undefined;
+        /** The most frames per message; default 0 (no limit; ws: 16384). */
         maxFragments?: number | undefined;
         maxPendingAutoPongs?: number | undefined;
         skipUTF8Validation?: boolean | undefined;
@@ -323,6 +331,13 @@ declare namespace WebSocket {
         host?: string | undefined;
         port?: number | undefined;
         backlog?: number | undefined;
+        /**
+         * `port` mode: Node's http server timeouts, which drop a handshake
+         * that never completes (defaults 60 s, 300 s, checked every 30 s).
+         */
+        headersTimeout?: number | undefined;
+        requestTimeout?: number | undefined;
+        connectionsCheckingInterval?: number | undefined;
         server?: HTTPServer<V> | HTTPSServer<V> | undefined;
         verifyClient?:
             | VerifyClientCallbackAsync<InstanceType<V>>
@@ -337,7 +352,15 @@ declare namespace WebSocket {
         closeTimeout?: number | undefined;
         perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
         maxPayload?: number | undefined;
+        /**
+         * The most bytes waiting to be written to the peer (`bufferedAmount`)
+         * before the connection is dropped: `'error'` (code
+         * `WS_NATIVE_ERR_MAX_BUFFERED_AMOUNT`), then `'close'` with 1006.
+         * Default 128 MiB; 0 for no limit (ws has none).
+         */
+        maxBufferedAmount?: number | undefined;
         maxBufferedChunks?: number | undefined;
+        /** The most frames per message; default 0 (no limit; ws: 16384). */
         maxFragments?: number | undefined;
         maxPendingAutoPongs?: number | undefined;
         skipUTF8Validation?: boolean | undefined;

@@ -25,8 +25,9 @@ const DEFAULT_OPTIONS = {
   autoPong: true,
   closeTimeout: CLOSE_TIMEOUT,
   followRedirects: false,
+  maxBufferedAmount: 128 * 1024 * 1024, // see js/websocket.js
   maxBufferedChunks: 256 * 1024,
-  maxFragments: 16 * 1024,
+  maxFragments: 0, // ws: 16Ki; see DEFAULT_OPTIONS in websocket-server.js
   maxPayload: 100 * 1024 * 1024,
   maxPendingAutoPongs: 60,
   maxRedirects: 10,

@@ -41,6 +41,12 @@ const enabled =
   native !== null && process.env.WS_NATIVE_TRANSPORT !== 'stream';
 
 //
+// Deliver each connection's reads from its own poll callback, as Node
+// does, instead of once per loop wakeup (WS_NATIVE_BATCH=wakeup).
+//
+const perSocket = process.env.WS_NATIVE_BATCH !== 'wakeup';
+
+//
 // Open connections by id; records of a closed one are dropped.
 //
 const conns = [];
@@ -91,7 +97,7 @@ function canTakeOver(socket) {
 function takeOver(socket, head) {
   if (records === null) {
     records = new Uint32Array(4 * RECORDS);
-    native.init(onBatch, records);
+    native.init(onBatch, records, perSocket);
   }
 
   const handle = socket._handle;

@@ -16,6 +16,19 @@ const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
 const events = new Uint32Array(2 + 3 * 1024);
 
 //
+// The payload of a message that is still incomplete when its chunk has been
+// parsed is held in views of that chunk, which keep all of the chunk alive.
+// Where its share of the chunk is small (or the chunk itself is tiny), it is
+// copied instead into a buffer of the message's own (see `_unpin()`), so
+// that what a message holds stays close to its payload size, however the
+// peer cuts it into frames and TCP segments. Those buffers start at
+// TAIL_MIN bytes and double up to TAIL_MAX.
+//
+const SMALL_SHARE = 1024;
+const TAIL_MIN = 1024;
+const TAIL_MAX = 64 * 1024;
+
+//
 // Kinds of the items in a receiver's queue. Each item takes three slots:
 // kind, a, b.
 //
@@ -99,7 +112,8 @@ class Receiver {
       maxFragments: limit(options.maxFragments),
       maxPieces: limit(options.maxBufferedChunks),
       inflateWindowBits: inflate === null ? 0 : inflate.windowBits,
-      inflateNoContextTakeover: inflate !== null && inflate.noContextTakeover
+      inflateNoContextTakeover: inflate !== null && inflate.noContextTakeover,
+      mergeFrames: this._binaryType !== 'fragments'
     });
 
     //
@@ -114,6 +128,16 @@ class Receiver {
     this._lastEnd = -1;
     this._lastChunkIndex = -1;
     this._chunkIndex = 0;
+
+    //
+    // The index in `_pieces` of the first piece of the chunk being parsed,
+    // and the buffer that `_unpin()` copies pieces into: `_tailUsed` bytes
+    // are taken, and piece `_tailPiece` ends there.
+    //
+    this._chunkPieces = 0;
+    this._tail = null;
+    this._tailUsed = 0;
+    this._tailPiece = -1;
 
     //
     // The payload pieces of the current control frame.
@@ -166,6 +190,20 @@ class Receiver {
   }
 
   /**
+   * Changes the type of binary data handed out. The parser merges the
+   * payloads of a message's frames that share a chunk (so a flood of tiny
+   * fragments costs one piece per chunk, not one per fragment), except for
+   * `'fragments'`, which needs the frame boundaries.
+   *
+   * @param {String} type The binary type
+   * @public
+   */
+  setBinaryType(type) {
+    this._binaryType = type;
+    this._parser.setMergeFrames(type !== 'fragments');
+  }
+
+  /**
    * Signals that no more data will be written. `onFinish()` is called once
    * the queued events are out.
    *
@@ -200,6 +238,8 @@ class Receiver {
     const chunkIndex = ++this._chunkIndex;
     let pos = 0;
     let count;
+
+    this._chunkPieces = this._pieces.length;
 
     do {
       parser.feed(chunk, pos, events);
@@ -273,6 +313,75 @@ class Receiver {
     if (this._lastChunkIndex === chunkIndex && this._lastEnd === chunk.length) {
       this._lastEnd = -2;
     }
+
+    if (this._pieces.length > this._chunkPieces) this._unpin(chunk);
+  }
+
+  /**
+   * Copies the pieces that the unfinished message has in `chunk` out of it,
+   * unless they are a large part of a large chunk. Without this, a peer that
+   * sends a byte of payload per chunk (behind control frames, or in frames
+   * of one byte) makes each byte pin a chunk of up to 64 KiB, and one that
+   * sends tiny TCP segments makes each byte cost a Buffer. Copied pieces
+   * that follow each other are merged (except for `binaryType`
+   * `'fragments'`, which needs the frame boundaries), so either flood costs
+   * about its payload size, which `maxPayload` bounds.
+   *
+   * @param {Buffer} chunk The chunk just parsed
+   * @private
+   */
+  _unpin(chunk) {
+    const pieces = this._pieces;
+    const first = this._chunkPieces;
+    let length = 0;
+
+    for (let i = first; i < pieces.length; i++) length += pieces[i].length;
+
+    if (length > SMALL_SHARE && 2 * length > chunk.buffer.byteLength) return;
+
+    let tail = this._tail;
+
+    if (tail === null || tail.length - this._tailUsed < length) {
+      const size = tail === null ? TAIL_MIN : Math.min(2 * tail.length, TAIL_MAX);
+
+      tail = this._tail = Buffer.allocUnsafeSlow(Math.max(size, length));
+      this._tailUsed = 0;
+      this._tailPiece = -1;
+    }
+
+    const merge =
+      first !== 0 &&
+      this._tailPiece === first - 1 &&
+      this._binaryType !== 'fragments';
+    let offset = this._tailUsed;
+
+    for (let i = first; i < pieces.length; i++) {
+      const piece = pieces[i];
+
+      tail.set(piece, offset);
+      if (!merge) pieces[i] = view(tail, offset, piece.length);
+      offset += piece.length;
+    }
+
+    if (merge) {
+      const previous = pieces[first - 1];
+
+      pieces[first - 1] = view(
+        tail,
+        offset - length - previous.length,
+        previous.length + length
+      );
+      pieces.length = first;
+
+      const frameStarts = this._frameStarts;
+
+      while (frameStarts.length !== 0 && frameStarts.at(-1) >= first) {
+        frameStarts.pop();
+      }
+    }
+
+    this._tailUsed = offset;
+    this._tailPiece = pieces.length - 1;
   }
 
   /**
@@ -286,6 +395,7 @@ class Receiver {
     this._pieces = [];
     this._frameStarts = [];
     this._controlPieces = [];
+    this._tail = null;
   }
 
   /**
@@ -312,6 +422,9 @@ class Receiver {
 
     this._messageLength = 0;
     this._lastChunkIndex = -1;
+    this._chunkPieces = 0;
+    this._tail = null;
+    this._tailPiece = -1;
     return data;
   }
 

@@ -29,8 +29,14 @@ const DEFAULT_OPTIONS = {
   closeTimeout: CLOSE_TIMEOUT,
   handleProtocols: null,
   host: null,
+  maxBufferedAmount: 128 * 1024 * 1024, // see js/websocket.js
   maxBufferedChunks: 256 * 1024,
-  maxFragments: 16 * 1024,
+  //
+  // No fragment count limit (ws: 16Ki): a fragment costs no memory of its
+  // own here (see the README, "Limits"), and Autobahn's 9.3.x/9.4.x send
+  // legitimate messages of up to 64Ki fragments.
+  //
+  maxFragments: 0,
   maxPayload: 100 * 1024 * 1024,
   maxPendingAutoPongs: 60,
   noServer: false,
@@ -76,11 +82,18 @@ class WebSocketServer extends EventEmitter {
    *     connection waits for the closing handshake after `close()`
    * @param {Function} [options.handleProtocols] Picks the subprotocol from the
    *     offered ones: `(protocols, req) => String|false`
+   * @param {Number} [options.connectionsCheckingInterval=30000] How often
+   *     Node checks `headersTimeout` and `requestTimeout` (`port` mode)
+   * @param {Number} [options.headersTimeout=60000] How long a client may
+   *     take to send the handshake's headers (`port` mode, Node's option)
    * @param {String} [options.host] The host to listen on (`port` mode)
+   * @param {Number} [options.maxBufferedAmount=134217728] The most bytes a
+   *     connection may hold for a peer that does not read; past it, the
+   *     connection emits `'error'` and is dropped (0: no limit)
    * @param {Number} [options.maxBufferedChunks=262144] The most pieces a
    *     message may be received in
-   * @param {Number} [options.maxFragments=16384] The most frames a message may
-   *     be made of
+   * @param {Number} [options.maxFragments=0] The most frames a message may
+   *     be made of (0: no limit)
    * @param {Number} [options.maxPayload=104857600] The largest message
    *     accepted, in bytes
    * @param {Number} [options.maxPendingAutoPongs=60] The most automatic pongs
@@ -88,6 +101,9 @@ class WebSocketServer extends EventEmitter {
    * @param {Boolean} [options.noServer=false] Use no HTTP server: the
    *     application calls `handleUpgrade()` or `upgrade()`
    * @param {String} [options.path] Accept only requests for this path
+   * @param {Number} [options.requestTimeout=300000] How long a client may
+   *     take to send the whole handshake request (`port` mode, Node's
+   *     option)
    * @param {(Boolean|Object)} [options.perMessageDeflate=false] Enable/disable
    *     permessage-deflate (ws's options: `serverNoContextTakeover`,
    *     `clientNoContextTakeover`, `serverMaxWindowBits`,
@@ -126,7 +142,10 @@ class WebSocketServer extends EventEmitter {
     this._listenCheck = null;
 
     if (options.port != null) {
-      this._server = http.createServer(answerUpgradeRequired);
+      this._server = http.createServer(
+        httpServerOptions(options),
+        answerUpgradeRequired
+      );
       this._server.listen(
         options.port,
         options.host,
@@ -521,6 +540,31 @@ function selectProtocol(handleProtocols, protocols, req) {
 
   const [first] = protocols;
   return first;
+}
+
+/**
+ * The options of the HTTP server created in `port` mode: Node's timeouts
+ * for requests, which are what drops a handshake that never completes (a
+ * slowloris client). Node's defaults: `headersTimeout` 60 s,
+ * `requestTimeout` 300 s, both checked every `connectionsCheckingInterval`
+ * (30 s). An upgraded connection is no longer subject to them.
+ *
+ * @param {Object} options The `WebSocketServer` options
+ * @return {Object} The options given among those
+ * @private
+ */
+function httpServerOptions(options) {
+  const result = {};
+
+  for (const name of [
+    'connectionsCheckingInterval',
+    'headersTimeout',
+    'requestTimeout'
+  ]) {
+    if (options[name] !== undefined) result[name] = options[name];
+  }
+
+  return result;
 }
 
 /**

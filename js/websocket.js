@@ -63,10 +63,13 @@ class WebSocket extends EventEmitter {
    * @param {Number} [options.handshakeTimeout] Timeout in milliseconds for the
    *     handshake request
    * @param {Object} [options.headers] Extra headers of the request
+   * @param {Number} [options.maxBufferedAmount=134217728] The most bytes the
+   *     connection may hold for a peer that does not read; past it, it emits
+   *     `'error'` and is dropped (0: no limit)
    * @param {Number} [options.maxBufferedChunks=262144] The maximum number of
    *     buffered data chunks
-   * @param {Number} [options.maxFragments=16384] The maximum number of message
-   *     fragments
+   * @param {Number} [options.maxFragments=0] The maximum number of message
+   *     fragments (0: no limit)
    * @param {Number} [options.maxPayload=104857600] The maximum allowed message
    *     size
    * @param {Number} [options.maxPendingAutoPongs=60] The maximum number of
@@ -136,6 +139,8 @@ class WebSocket extends EventEmitter {
     }
 
     this._closeTimeout = options.closeTimeout;
+    this._maxBufferedAmount =
+      options.maxBufferedAmount > 0 ? +options.maxBufferedAmount : 0;
   }
 
   /**
@@ -157,7 +162,7 @@ class WebSocket extends EventEmitter {
     //
     // Takes effect from the next message on.
     //
-    if (this._receiver) this._receiver._binaryType = type;
+    if (this._receiver) this._receiver.setBinaryType(type);
   }
 
   /**
@@ -420,6 +425,7 @@ class WebSocket extends EventEmitter {
 
     if (mask === undefined) mask = !this._isServer;
     this._sender.ping(data || EMPTY_BUFFER, mask, cb);
+    checkBufferedAmount(this);
   }
 
   /**
@@ -452,6 +458,7 @@ class WebSocket extends EventEmitter {
 
     if (mask === undefined) mask = !this._isServer;
     this._sender.pong(data || EMPTY_BUFFER, mask, cb);
+    checkBufferedAmount(this);
   }
 
   /**
@@ -511,6 +518,7 @@ class WebSocket extends EventEmitter {
     }
 
     this._sender.send(data || EMPTY_BUFFER, opts, cb);
+    checkBufferedAmount(this);
   }
 
   /**
@@ -624,6 +632,53 @@ function sendAfterClose(websocket, data, cb) {
     );
     process.nextTick(cb, err);
   }
+}
+
+/**
+ * Drops the connection when more than `maxBufferedAmount` bytes wait to be
+ * written: the peer does not read (or not fast enough), and buffering more
+ * for it would let it take memory without bound. A close frame would wait
+ * behind those bytes, so the socket is destroyed at once (`'close'` gets
+ * 1006), after an `'error'` that says why.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @private
+ */
+function checkBufferedAmount(websocket) {
+  const max = websocket._maxBufferedAmount;
+
+  if (max === 0 || websocket.readyState !== OPEN) return;
+
+  const amount = websocket.bufferedAmount;
+
+  if (amount <= max) return;
+
+  if (!websocket._errorEmitted) {
+    const err = new Error(
+      `Max buffered amount exceeded: ${amount} bytes not written to a peer ` +
+        `that does not read (maxBufferedAmount: ${max})`
+    );
+
+    err.code = 'WS_NATIVE_ERR_MAX_BUFFERED_AMOUNT';
+    websocket._errorEmitted = true;
+
+    //
+    // Not from inside `send()`; and before `'close'`, which the socket
+    // emits once its handle is closed.
+    //
+    process.nextTick(emitError, websocket, err);
+  }
+
+  websocket.terminate();
+}
+
+/**
+ * @param {WebSocket} websocket The WebSocket instance
+ * @param {Error} err The error
+ * @private
+ */
+function emitError(websocket, err) {
+  websocket.emit('error', err);
 }
 
 /**

@@ -66,9 +66,17 @@ fn errno_error(context: &str, errno: i32) -> Error {
 /// Sets up the transport of this thread: `callback(buffer, count)` is
 /// called once per batch, with `count` records of 4 u32 (connection id,
 /// type, a, b) written into `records` (see src/transport/socket.rs for the
-/// types). Calling it again replaces the callback and the records array.
+/// types). With `perSocket`, each connection's events are delivered from
+/// its own poll callback instead of once per loop wakeup. Calling it again
+/// replaces the callback and the records array.
 #[napi(js_name = "nativeInit")]
-pub fn native_init(env: Env, callback: Function<'_>, records: Uint32ArraySlice<'_>) -> Result<()> {
+pub fn native_init(
+    env: Env,
+    callback: Function<'_>,
+    records: Uint32ArraySlice<'_>,
+    per_socket: Option<bool>,
+) -> Result<()> {
+    let per_socket = per_socket.unwrap_or(false);
     let raw = env.raw();
     let words = records.as_ref().len();
     let capacity = (words / RECORD_WORDS).saturating_sub(RECORD_SLACK);
@@ -124,6 +132,7 @@ pub fn native_init(env: Env, callback: Function<'_>, records: Uint32ArraySlice<'
         if let Some(s) = state.as_mut() {
             let old = std::mem::replace(&mut s.js, js);
             s.transport.set_record_capacity(capacity);
+            s.transport.per_socket = per_socket;
             return Ok::<_, Error>(Some(old));
         }
         let mut lp = ptr::null_mut();
@@ -131,8 +140,9 @@ pub fn native_init(env: Env, callback: Function<'_>, records: Uint32ArraySlice<'
         ok(unsafe { sys::napi_get_uv_event_loop(raw, &mut lp) })?;
         // SAFETY: `lp` is the loop of this thread's environment, and the
         // transport stays in this thread's local.
-        let transport = unsafe { Transport::new(lp, capacity, on_poll, on_check) }
+        let mut transport = unsafe { Transport::new(lp, capacity, on_poll, on_check) }
             .map_err(|e| errno_error("uv", e))?;
+        transport.per_socket = per_socket;
         *state = Some(State { transport, js });
         // SAFETY: `cleanup` only touches this thread's local.
         ok(unsafe { sys::napi_add_env_cleanup_hook(raw, Some(cleanup), ptr::null_mut()) })?;
@@ -169,7 +179,7 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
     let id = unsafe { Poll::slot_of(handle) } as u32;
     let flush_now = with(|s| {
         s.transport.on_poll(id, status, events);
-        let now = s.transport.must_flush();
+        let now = s.transport.must_flush() || (s.transport.per_socket && !s.transport.batch.is_empty());
         if !now {
             s.transport.schedule();
         }

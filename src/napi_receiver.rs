@@ -31,6 +31,10 @@ pub struct ReceiverOptions {
     /// permessage-deflate: the peer resets its context after each message.
     #[napi(js_name = "inflateNoContextTakeover")]
     pub inflate_no_context_takeover: Option<bool>,
+    /// Report the payloads of a message's frames that arrive in the same
+    /// chunk as one PIECE (moved together in place); absent = false.
+    #[napi(js_name = "mergeFrames")]
+    pub merge_frames: Option<bool>,
 }
 
 #[napi(js_name = "Receiver")]
@@ -50,6 +54,7 @@ impl NativeReceiver {
             max_pieces: None,
             inflate_window_bits: None,
             inflate_no_context_takeover: None,
+            merge_frames: None,
         });
         let clamp32 = |v| u32::try_from(count_option(v)).unwrap_or(u32::MAX);
         let mut inner = receiver::Receiver::new(Options {
@@ -65,7 +70,15 @@ impl NativeReceiver {
             let nct = o.inflate_no_context_takeover.unwrap_or(false);
             inner.set_inflate(Some((bits, nct)));
         }
+        inner.set_merge_frames(o.merge_frames.unwrap_or(false));
         NativeReceiver { inner }
+    }
+
+    /// Turns `mergeFrames` on or off; it applies to the frames parsed from
+    /// then on.
+    #[napi(js_name = "setMergeFrames")]
+    pub fn set_merge_frames(&mut self, on: bool) {
+        self.inner.set_merge_frames(on);
     }
 
     /// The payload of the next INFLATED record of the last `feed` call, as

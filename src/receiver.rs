@@ -55,6 +55,11 @@ pub const RECORDS_PER_STEP: usize = 2;
 /// The smallest events array `feed` accepts: count, offset, one step.
 pub const MIN_EVENTS_LEN: usize = 2 + RECORD_LEN * RECORDS_PER_STEP;
 
+/// With `merge_frames`, the PIECE records a message gets before its frames
+/// are merged: a message of a few frames keeps its frame boundaries even if
+/// JS switches `binaryType` to `'fragments'` after the chunk was parsed.
+pub const MERGE_AFTER_PIECES: u32 = 16;
+
 /// Compressed payload is unmasked through a buffer of this size.
 const UNMASK_BLOCK: usize = 4096;
 /// The largest buffer `recycle` keeps for the next compressed message.
@@ -153,6 +158,25 @@ impl Records<'_> {
             self.count += 1;
         }
     }
+
+    /// Where the last record ends if it is a PIECE. Only data frame headers
+    /// can lie between that end and the parse position: any control frame,
+    /// completion or error pushes a record of its own.
+    fn last_piece_end(&self) -> Option<usize> {
+        let at = 2 + self.count.checked_sub(1)? * RECORD_LEN;
+        match self.events.get(at..at + RECORD_LEN)? {
+            [EV_PIECE, _, end] => Some(*end as usize),
+            _ => None,
+        }
+    }
+
+    /// Moves the end of the last record (a PIECE, see `last_piece_end`).
+    fn extend_last_piece(&mut self, end: u32) {
+        let at = 2 + self.count.saturating_sub(1) * RECORD_LEN + 2;
+        if let Some(slot) = self.events.get_mut(at) {
+            *slot = end;
+        }
+    }
 }
 
 pub struct Receiver {
@@ -166,6 +190,9 @@ pub struct Receiver {
     ready: VecDeque<Vec<u8>>,
     /// A buffer given back by `recycle`, for the next compressed message.
     spare: Vec<u8>,
+    /// Merge the payloads of a message's frames that arrive in the same
+    /// chunk into one PIECE (see `set_merge_frames`).
+    merge_frames: bool,
 
     stage: Stage,
     /// Bytes of the current header stage gathered across chunks.
@@ -208,6 +235,7 @@ impl Receiver {
             inflated: Vec::new(),
             ready: VecDeque::new(),
             spare: Vec::new(),
+            merge_frames: false,
             stage: Stage::Info,
             acc: [0; 8],
             acc_len: 0,
@@ -245,6 +273,20 @@ impl Receiver {
     /// clear'). Set it before the first frame.
     pub fn set_inflate(&mut self, params: Option<(u8, bool)>) {
         self.inflater = params.map(|(bits, nct)| Decompressor::new(bits, nct));
+    }
+
+    /// Off (the default), each data frame's payload in a chunk gets PIECE
+    /// records of its own. On, once a message has `MERGE_AFTER_PIECES`
+    /// pieces, a data frame whose payload follows an earlier frame of the
+    /// same message in the same chunk, with only frame headers in between
+    /// (no control frame), has its payload moved back in place to right
+    /// after the previous piece, whose record is extended: a flood
+    /// of tiny fragments then costs no record and no JS object per fragment,
+    /// and the piece count of a message is bounded by the chunks it spans
+    /// (plus interleaved control frames). The frame boundaries are lost, so
+    /// JS turns it off for `binaryType = 'fragments'`.
+    pub fn set_merge_frames(&mut self, on: bool) {
+        self.merge_frames = on;
     }
 
     /// The payload of the oldest compressed message reported by an
@@ -568,25 +610,41 @@ impl Receiver {
             self.mask_phase = (self.mask_phase + n) & 3;
         }
 
+        // With `merge_frames`, where this payload joins the previous piece.
+        let mut merge_at = None;
         if control {
             if let Some(dst) = self.ctrl.get_mut(self.ctrl_len..self.ctrl_len + n) {
                 dst.copy_from_slice(piece);
                 self.ctrl_len += n;
             }
         } else {
-            if self.opts.max_pieces > 0 && self.num_pieces >= self.opts.max_pieces {
+            if self.merge_frames && self.num_pieces >= MERGE_AFTER_PIECES {
+                merge_at = out.last_piece_end().filter(|&end| end <= start);
+            }
+            if merge_at.is_none()
+                && self.opts.max_pieces > 0
+                && self.num_pieces >= self.opts.max_pieces
+            {
                 return Err(ProtocolError::new(ErrorId::TooManyPieces));
             }
             if self.opcode == OP_TEXT && !self.opts.skip_utf8_validation && !self.utf8.feed(piece) {
                 return Err(ProtocolError::new(ErrorId::InvalidUtf8));
             }
-            self.num_pieces += 1;
+            if merge_at.is_none() {
+                self.num_pieces += 1;
+            }
         }
 
         *pos = start + n;
         self.remaining -= n as u64;
-        let kind = if control { EV_CTRL_PIECE } else { EV_PIECE };
-        out.push(kind, start as u32, (start + n) as u32);
+        if let Some(end) = merge_at {
+            // Over the frame headers in between, already parsed.
+            chunk.copy_within(start..start + n, end);
+            out.extend_last_piece((end + n) as u32);
+        } else {
+            let kind = if control { EV_CTRL_PIECE } else { EV_PIECE };
+            out.push(kind, start as u32, (start + n) as u32);
+        }
         if self.remaining == 0 {
             self.complete_frame(out)?;
         }

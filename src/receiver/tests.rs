@@ -1032,3 +1032,4 @@ fn summary(evs: &[Ev]) -> Vec<String> {
 }
 
 mod compression;
+mod merge;

@@ -49,6 +49,9 @@ pub struct Transport {
     /// Records the JS array holds.
     record_capacity: usize,
     check: Option<Check>,
+    /// Deliver each connection's events from its own poll callback rather
+    /// than once per wakeup.
+    pub per_socket: bool,
     poll_cb: PollCb,
     check_cb: CheckCb,
     delivering: bool,
@@ -74,6 +77,7 @@ impl Transport {
             batch: Batch::default(),
             record_capacity: record_capacity.max(RECORDS_PER_EVENT),
             check: Some(check),
+            per_socket: false,
             poll_cb,
             check_cb,
             delivering: false,
@@ -135,15 +139,19 @@ impl Transport {
             return;
         };
         if status < 0 {
-            slot.conn.fail(&mut self.batch, status, false);
+            // libuv reports a socket error (POLLERR) as EBADF: a read
+            // finds the real one (or the end of stream).
+            slot.conn.on_readable(&mut self.batch, true);
+            if !slot.conn.at_eof() {
+                slot.conn.fail(&mut self.batch, status, false);
+            }
         } else {
             if events & socket::WANT_WRITE != 0 {
                 slot.conn.on_writable(&mut self.batch);
             }
-            // Errors and hang-ups are reported as readable: the read says
-            // which.
-            if events & !socket::WANT_WRITE != 0 {
-                slot.conn.on_readable(&mut self.batch);
+            if events & (socket::WANT_READ | socket::WANT_HANGUP) != 0 {
+                let hangup = events & socket::WANT_HANGUP != 0;
+                slot.conn.on_readable(&mut self.batch, hangup);
             }
         }
         self.update(id);
@@ -207,7 +215,8 @@ impl Transport {
         result
     }
 
-    /// Ends the write side; `Ok(true)` if the FIN went out now.
+    /// Ends the write side; `Ok(true)` if the FIN went out now, else it
+    /// goes once the queue drains (a FINISHED record).
     pub fn end(&mut self, id: u32) -> Result<bool, i32> {
         let slot = self.slot(id).ok_or(libc::EBADF)?;
         slot.conn

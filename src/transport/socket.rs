@@ -27,6 +27,9 @@ pub const RECORD_LEN: usize = 4;
 /// Readiness a connection wants (libuv's `UV_READABLE` / `UV_WRITABLE`).
 pub const WANT_READ: i32 = 1;
 pub const WANT_WRITE: i32 = 2;
+/// `UV_DISCONNECT`: the peer shut its side (EPOLLRDHUP; a full hang-up
+/// reports it too).
+pub const WANT_HANGUP: i32 = 4;
 
 /// A read is given at least this much room in the batch buffer.
 const MIN_READ_ROOM: usize = 16 * 1024;
@@ -129,12 +132,17 @@ impl Conn {
         }
         let mut events = 0;
         if self.reading && !self.eof {
-            events |= WANT_READ;
+            events |= WANT_READ | WANT_HANGUP;
         }
-        if self.queued() != 0 {
+        if self.queued() != 0 || (self.ending && !self.finished) {
             events |= WANT_WRITE;
         }
         events
+    }
+
+    /// The peer's FIN was read.
+    pub fn at_eof(&self) -> bool {
+        self.eof
     }
 
     pub fn set_reading(&mut self, on: bool) {
@@ -149,8 +157,13 @@ impl Conn {
         }
     }
 
-    /// Reads what the socket has into the batch.
-    pub fn on_readable(&mut self, batch: &mut Batch) {
+    /// Reads what the socket has into the batch. After a short read,
+    /// reading goes on to the end of stream only on a full hang-up (the
+    /// peer's FIN while ours is sent), as libuv's stream reads do on
+    /// POLLHUP, so that `'end'` comes in the same loop turn as with a
+    /// `net.Socket`.
+    pub fn on_readable(&mut self, batch: &mut Batch, hangup: bool) {
+        let to_eof = hangup && self.finished;
         if !self.reading || self.eof || self.failed {
             return;
         }
@@ -175,7 +188,7 @@ impl Conn {
                     // spare capacity (n <= room <= spare capacity).
                     unsafe { data.set_len(start + n) };
                     batch.push_data(self.id, start as u32, (start + n) as u32);
-                    if n < room {
+                    if n < room && !to_eof {
                         return;
                     }
                 }
@@ -191,23 +204,25 @@ impl Conn {
     /// Writes what the queue holds; reports progress (and the FIN) in the
     /// batch.
     pub fn on_writable(&mut self, batch: &mut Batch) {
-        if self.failed || self.queued() == 0 {
+        if self.failed {
             return;
         }
-        match fd::write_all_now(self.fd.as_raw_fd(), &[&self.out[self.out_pos..]]) {
-            Ok(0) => return,
-            Ok(n) => self.out_pos += n,
-            Err(e) => {
-                self.fail(batch, e.raw_os_error().unwrap_or(libc::EIO), true);
-                return;
+        if self.queued() != 0 {
+            match fd::write_all_now(self.fd.as_raw_fd(), &[&self.out[self.out_pos..]]) {
+                Ok(0) => return,
+                Ok(n) => self.out_pos += n,
+                Err(e) => {
+                    self.fail(batch, e.raw_os_error().unwrap_or(libc::EIO), true);
+                    return;
+                }
             }
+            let queued = self.queued() as u64;
+            if queued == 0 {
+                self.reset_queue();
+            }
+            batch.push(self.id, REC_WRITTEN, queued as u32, (queued >> 32) as u32);
         }
-        let queued = self.queued() as u64;
-        if queued == 0 {
-            self.reset_queue();
-        }
-        batch.push(self.id, REC_WRITTEN, queued as u32, (queued >> 32) as u32);
-        if queued == 0 && self.ending && !self.finished {
+        if self.queued() == 0 && self.ending && !self.finished {
             match self.send_fin() {
                 Ok(()) => batch.push(self.id, REC_FINISHED, 0, 0),
                 Err(e) => self.fail(batch, e.raw_os_error().unwrap_or(libc::EIO), true),
@@ -246,7 +261,7 @@ impl Conn {
     }
 
     /// Ends the write side: the FIN goes out now if nothing is queued, else
-    /// when the queue drains (a `REC_FINISHED` record). Returns whether it
+    /// once the queue drains (a `REC_FINISHED` record). Returns whether it
     /// went out now.
     pub fn end(&mut self) -> io::Result<bool> {
         if self.finished {
@@ -309,16 +324,16 @@ mod tests {
         let (a, b) = pair();
         let mut c = conn(&a, 7);
         let mut batch = Batch::default();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
         fd::write_all_now(b.as_raw_fd(), &[b"abc"]).unwrap();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         fd::write_all_now(b.as_raw_fd(), &[b"de"]).unwrap();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         assert_eq!(batch.records, vec![7, REC_DATA, 0, 5]);
         assert_eq!(&batch.data, b"abcde");
         fd::shutdown_write(b.as_raw_fd()).unwrap();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         assert_eq!(&batch.records[4..], &[7, REC_EOF, 0, 0]);
         assert_eq!(c.interest(), 0);
     }
@@ -331,7 +346,7 @@ mod tests {
         assert_eq!(c.interest(), 0);
         fd::write_all_now(b.as_raw_fd(), &[b"x"]).unwrap();
         let mut batch = Batch::default();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
     }
 
@@ -342,12 +357,12 @@ mod tests {
         let big = vec![1u8; 4 << 20];
         let queued = c.write(&[b"hi", &big]).unwrap();
         assert!(queued > 0);
-        assert_eq!(c.interest(), WANT_READ | WANT_WRITE);
+        assert_eq!(c.interest(), WANT_READ | WANT_HANGUP | WANT_WRITE);
         assert!(!c.end().unwrap());
         assert!(c.write(&[b"late"]).is_err());
         let mut batch = Batch::default();
         let mut got = Vec::new();
-        while c.queued() != 0 {
+        while c.interest() & WANT_WRITE != 0 {
             got.extend(drain(b.as_raw_fd()));
             c.on_writable(&mut batch);
         }
@@ -358,7 +373,7 @@ mod tests {
             &batch.records[(n - 2) * 4..],
             &[3, REC_WRITTEN, 0, 0, 3, REC_FINISHED, 0, 0]
         );
-        assert_eq!(c.interest(), WANT_READ);
+        assert_eq!(c.interest(), WANT_READ | WANT_HANGUP);
     }
 
     #[test]
@@ -368,7 +383,7 @@ mod tests {
         drop(b);
         assert!(c.write(&[b"x"]).is_err());
         let mut batch = Batch::default();
-        c.on_readable(&mut batch);
+        c.on_readable(&mut batch, false);
         assert_eq!(batch.records[1], REC_EOF);
     }
 }
