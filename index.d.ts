@@ -275,15 +275,24 @@ declare namespace WebSocket {
         hint?: string;
     }
 
-    /** Accepted for compatibility with ws; permessage-deflate is not negotiated yet. */
+    /**
+     * permessage-deflate (RFC 7692), negotiated as ws does. Window sizes must
+     * be integers from 8 to 15 and the zlib options within Node's ranges
+     * (a RangeError when the server or client is created; ws fails on the
+     * first message instead).
+     */
     interface PerMessageDeflateOptions {
         serverNoContextTakeover?: boolean | undefined;
         clientNoContextTakeover?: boolean | undefined;
-        serverMaxWindowBits?: number | undefined;
-        clientMaxWindowBits?: number | undefined;
-        zlibDeflateOptions?: { [key: string]: any } | undefined;
+        serverMaxWindowBits?: number | boolean | undefined;
+        clientMaxWindowBits?: number | boolean | undefined;
+        /** `level`, `memLevel` and `strategy` are used; other zlib options are ignored. */
+        zlibDeflateOptions?: { level?: number; memLevel?: number; strategy?: number; [key: string]: any } | undefined;
+        /** Accepted and ignored (inflating needs no options). */
         zlibInflateOptions?: { [key: string]: any } | undefined;
+        /** Default 1024: below it, messages are not compressed when this endpoint has no context takeover. */
         threshold?: number | undefined;
+        /** Accepted and ignored: compression runs synchronously, not on the libuv pool. */
         concurrencyLimit?: number | undefined;
     }
 

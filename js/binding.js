@@ -94,6 +94,7 @@ module.exports = {
           adopt: addon.nativeAdopt,
           write: addon.nativeWrite,
           writev: addon.nativeWritev,
+          flush: addon.nativeFlush,
           end: addon.nativeEnd,
           setReading: addon.nativeSetReading,
           setRef: addon.nativeSetRef,

@@ -1,6 +1,7 @@
 'use strict';
 
-const { acceptKey } = require('./binding');
+const PerMessageDeflate = require('./permessage-deflate');
+const { acceptKey, parseExtensions } = require('./binding');
 
 /**
  * Checks a server's answer to the client's opening handshake once Node.js
@@ -11,11 +12,13 @@ const { acceptKey } = require('./binding');
  * @param {http.IncomingMessage} res The response
  * @param {String} key The `Sec-WebSocket-Key` the client sent
  * @param {Set<String>} protocols The subprotocols the client offered
+ * @param {PerMessageDeflate} [perMessageDeflate] The extension offered, if
+ *     any; it takes the server's parameters when the response is valid
  * @return {(String|null)} Why the response is refused, or `null` when it is
  *     valid
  * @public
  */
-function checkResponse(res, key, protocols) {
+function checkResponse(res, key, protocols, perMessageDeflate) {
   const headers = res.headers;
   const upgrade = headers.upgrade;
 
@@ -39,16 +42,33 @@ function checkResponse(res, key, protocols) {
     return 'Server sent no subprotocol';
   }
 
-  //
-  // No extension is offered until permessage-deflate is implemented, so any
-  // `Sec-WebSocket-Extensions` header is one the client did not ask for (ws's
-  // text when its `perMessageDeflate` option is off).
-  //
-  if (headers['sec-websocket-extensions'] !== undefined) {
+  const extensions = headers['sec-websocket-extensions'];
+
+  if (extensions === undefined) return null;
+
+  if (!perMessageDeflate) {
     return (
       'Server sent a Sec-WebSocket-Extensions header but no extension was ' +
       'requested'
     );
+  }
+
+  let list;
+
+  try {
+    list = parseExtensions(extensions);
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
+  }
+
+  if (list.length !== 1 || list[0][0] !== PerMessageDeflate.extensionName) {
+    return 'Server indicated an extension that was not requested';
+  }
+
+  try {
+    perMessageDeflate.acceptPairs(list[0][1]);
+  } catch {
+    return 'Invalid Sec-WebSocket-Extensions header';
   }
 
   return null;

@@ -8,6 +8,8 @@ const { randomBytes } = require('crypto');
 const { unescape } = require('querystring');
 
 const debug = require('./debug');
+const PerMessageDeflate = require('./permessage-deflate');
+const { format } = require('./extension');
 const { checkResponse, responseHint } = require('./client-handshake');
 const { CLOSE_TIMEOUT, CLOSING, CONNECTING } = require('./constants');
 const { isToken } = require('./validation');
@@ -17,8 +19,7 @@ const kAborted = Symbol('kAborted');
 const PROTOCOL_VERSIONS = [8, 13];
 
 //
-// ws's client defaults. `perMessageDeflate` is accepted, but no extension is
-// offered until permessage-deflate is implemented.
+// ws's client defaults (permessage-deflate is offered by default).
 //
 const DEFAULT_OPTIONS = {
   allowSynchronousEvents: true,
@@ -124,6 +125,19 @@ function initAsClient(websocket, address, protocols, options) {
     Connection: 'Upgrade',
     Upgrade: 'websocket'
   };
+
+  let perMessageDeflate;
+
+  if (opts.perMessageDeflate) {
+    perMessageDeflate = new PerMessageDeflate({
+      ...opts.perMessageDeflate,
+      isServer: false,
+      maxPayload: opts.maxPayload
+    });
+    opts.headers['Sec-WebSocket-Extensions'] = format({
+      [PerMessageDeflate.extensionName]: perMessageDeflate.offer()
+    });
+  }
 
   if (offered.size !== 0) {
     opts.headers['Sec-WebSocket-Protocol'] = protocols.join(',');
@@ -244,7 +258,7 @@ function initAsClient(websocket, address, protocols, options) {
 
     req = websocket._req = null;
 
-    const error = checkResponse(res, key, offered);
+    const error = checkResponse(res, key, offered, perMessageDeflate);
 
     if (error) {
       if (debug.enabled) debug('! client: %s', error);
@@ -255,6 +269,11 @@ function initAsClient(websocket, address, protocols, options) {
     const protocol = res.headers['sec-websocket-protocol'];
 
     if (protocol) websocket._protocol = protocol;
+
+    if (res.headers['sec-websocket-extensions'] !== undefined) {
+      websocket._extensions[PerMessageDeflate.extensionName] =
+        perMessageDeflate;
+    }
 
     if (debug.enabled) {
       debug('= client: open %s %s', withoutCredentials(url), protocol || '');

@@ -3,8 +3,11 @@
 const EventEmitter = require('events');
 const net = require('net');
 const { getSystemErrorName } = require('util');
+const { markAsUntransferable } = require('worker_threads');
 
-const { native } = require('./binding');
+const Sender = require('./sender');
+const { native, FIN, MASK, RSV1 } = require('./binding');
+const { toBuffer } = require('./buffer-util');
 const { NOOP } = require('./constants');
 
 //
@@ -41,16 +44,43 @@ const enabled =
   native !== null && process.env.WS_NATIVE_TRANSPORT !== 'stream';
 
 //
-// Deliver each connection's reads from its own poll callback, as Node
-// does, instead of once per loop wakeup (WS_NATIVE_BATCH=wakeup).
+// Reads are handed to JS once per loop wakeup, for every connection that
+// was readable, right after the poll phase (ends and errors at once, where
+// Node reports them). WS_NATIVE_BATCH=socket hands each connection's reads
+// over from its own poll callback instead, as Node does (slower).
 //
-const perSocket = process.env.WS_NATIVE_BATCH !== 'wakeup';
+const perSocket = process.env.WS_NATIVE_BATCH === 'socket';
 
 //
 // Open connections by id; records of a closed one are dropped.
 //
 const conns = [];
 let records = null;
+let slab = null;
+
+//
+// The outbox: frames that native connections send in a tick, framed here
+// back to back and written at the end of the tick with one call into Rust,
+// which writes each connection's frames with one `writev` (see
+// `NativeSender`). Segments are (connection id, start, end) triples.
+//
+const OUTBOX_SIZE = 256 * 1024;
+const MAX_SEGMENTS = 8192;
+
+//
+// Payloads up to this size are copied into the outbox (their header fits
+// in 4 bytes); larger ones go the general way.
+//
+const MAX_OUTBOX_PAYLOAD = 65535;
+
+let outbox = null;
+let outboxOffset = 0;
+let segments = null;
+let results = null;
+let segmentCount = 0;
+let dirty = [];
+let outboxScheduled = false;
+let exitHookInstalled = false;
 
 /**
  * Tells whether a socket can be taken over: a plain TCP (or Unix domain)
@@ -131,6 +161,198 @@ function takeOver(socket, head) {
 }
 
 /**
+ * The sender of a native connection: unmasked, uncompressed frames of up
+ * to 64 KiB (what a server sends) are framed straight into the outbox;
+ * anything else takes `Sender`'s general path, which writes through
+ * `NativeSocket#write()` (the outbox is flushed first, so the order
+ * holds).
+ *
+ * @extends Sender
+ */
+class NativeSender extends Sender {
+  /**
+   * @param {NativeSocket} socket The connection
+   * @param {Object} [extensions] The negotiated extensions
+   * @param {Function} [generateMask] The function used to generate masks
+   */
+  constructor(socket, extensions, generateMask) {
+    super(socket, extensions, generateMask);
+    socket._sender = this;
+  }
+
+  /**
+   * Adds a frame: to the outbox if it can, else to `Sender`'s batch.
+   *
+   * @param {*} data The payload
+   * @param {Number} flags The frame's flags
+   * @param {Function} [cb] Callback
+   * @param {Boolean} [compress=false] Whether to compress the payload
+   * @private
+   */
+  _add(data, flags, cb, compress) {
+    if (
+      compress ||
+      (flags & (MASK | RSV1)) !== 0 ||
+      this._frames.length !== 0 ||
+      !addToOutbox(this._socket, data, flags, cb)
+    ) {
+      super._add(data, flags, cb, compress);
+    }
+  }
+
+  /**
+   * Writes the frames sent so far now instead of at the end of the tick.
+   *
+   * @public
+   */
+  flush() {
+    if (this._socket._outboxBytes !== 0) flushOutbox();
+    super.flush();
+  }
+}
+
+/**
+ * Frames a payload into the outbox.
+ *
+ * @param {NativeSocket} socket The connection
+ * @param {*} data The payload
+ * @param {Number} flags The frame's flags (no mask, no RSV1)
+ * @param {Function} [cb] Callback
+ * @return {Boolean} `false` if the frame does not fit the outbox's rules
+ * @private
+ */
+function addToOutbox(socket, data, flags, cb) {
+  if (socket.destroyed || socket._ending) return false;
+
+  let payload = null;
+  let room;
+
+  if (typeof data === 'string') {
+    if (data.length * 3 > MAX_OUTBOX_PAYLOAD) return false;
+    room = 4 + data.length * 3;
+  } else {
+    payload = toBuffer(data);
+    if (payload.length > MAX_OUTBOX_PAYLOAD) return false;
+    room = 4 + payload.length;
+  }
+
+  if (outbox === null) {
+    outbox = Buffer.allocUnsafeSlow(OUTBOX_SIZE);
+    segments = new Uint32Array(3 * MAX_SEGMENTS);
+    results = new Float64Array(MAX_SEGMENTS);
+  }
+
+  if (OUTBOX_SIZE - outboxOffset < room || segmentCount === MAX_SEGMENTS) {
+    flushOutbox();
+  }
+
+  //
+  // The payload goes after room for the longest header, then the header
+  // right before it.
+  //
+  const payloadStart = outboxOffset + 4;
+  const length =
+    payload === null
+      ? outbox.utf8Write(data, payloadStart)
+      : (outbox.set(payload, payloadStart), payload.length);
+  let start;
+
+  if (length < 126) {
+    start = payloadStart - 2;
+    outbox[start + 1] = length;
+  } else {
+    start = payloadStart - 4;
+    outbox[start + 1] = 126;
+    outbox[start + 2] = length >>> 8;
+    outbox[start + 3] = length & 0xff;
+  }
+
+  outbox[start] = (flags & FIN ? 0x80 : 0) | (flags & 0x0f);
+
+  const end = payloadStart + length;
+  const id = socket._id;
+  const last = 3 * (segmentCount - 1);
+
+  if (
+    segmentCount !== 0 &&
+    segments[last] === id &&
+    segments[last + 2] === start
+  ) {
+    segments[last + 2] = end;
+  } else {
+    segments[3 * segmentCount] = id;
+    segments[3 * segmentCount + 1] = start;
+    segments[3 * segmentCount + 2] = end;
+    segmentCount++;
+  }
+
+  outboxOffset = end;
+
+  if (socket._outboxBytes === 0) dirty.push(socket);
+  socket._outboxBytes += end - start;
+  socket._outboxPayload += length;
+  socket._outboxLast = segmentCount - 1;
+  socket._sender._bufferedBytes += length;
+
+  if (typeof cb === 'function') {
+    if (socket._outboxCallbacks === null) socket._outboxCallbacks = [cb];
+    else socket._outboxCallbacks.push(cb);
+  }
+
+  if (!outboxScheduled) {
+    outboxScheduled = true;
+    process.nextTick(flushOutbox);
+
+    //
+    // As with `Sender`: a program may send and exit in the same tick.
+    //
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', flushOutbox);
+    }
+  }
+
+  return true;
+}
+
+/**
+ * Writes the outbox: one call into Rust for every connection.
+ *
+ * @private
+ */
+function flushOutbox() {
+  outboxScheduled = false;
+  if (segmentCount === 0) return;
+
+  const count = segmentCount;
+  const sockets = dirty;
+
+  segmentCount = 0;
+  outboxOffset = 0;
+  dirty = [];
+
+  native.flush(outbox, segments, count, results);
+
+  for (let i = 0; i < sockets.length; i++) {
+    const socket = sockets[i];
+    const callbacks = socket._outboxCallbacks;
+
+    socket._sender._bufferedBytes -= socket._outboxPayload;
+    socket._outboxPayload = 0;
+    socket._outboxCallbacks = null;
+
+    const bytes = socket._outboxBytes;
+
+    socket._outboxBytes = 0;
+    socket._afterWrite(
+      bytes,
+      results[socket._outboxLast],
+      callbacks === null ? null : callbacks.length === 1 ? callbacks[0] : callbacks
+    );
+  }
+}
+
+/**
  * Replaces `readStart()` on the shell's handle.
  *
  * @return {Number} 0, as a successful `readStart()`
@@ -149,6 +371,15 @@ function readStartDisabled() {
  * @private
  */
 function onBatch(buffer, count) {
+  //
+  // Rust keeps reading into a slab after handing it over: it must never be
+  // detached (transferred to a worker), which would free its memory.
+  //
+  if (buffer !== slab && buffer !== undefined) {
+    slab = buffer;
+    markAsUntransferable(buffer.buffer);
+  }
+
   let i = 0;
   let error = null;
   let failed = false;
@@ -171,9 +402,7 @@ function onBatch(buffer, count) {
 
         switch (records[r + 1]) {
           case REC_DATA:
-            socket._onData(
-              a === 0 && b === buffer.length ? buffer : buffer.subarray(a, b)
-            );
+            socket._onData(buffer.subarray(a, b));
             break;
           case REC_WRITTEN:
             socket._onWritten(a + b * 0x100000000);
@@ -200,6 +429,17 @@ function onBatch(buffer, count) {
   }
 
   if (failed) throw error;
+}
+
+/**
+ * @return {Error} The error of a write to a destroyed stream
+ * @private
+ */
+function destroyedError() {
+  const err = new Error('Cannot call write after a stream was destroyed');
+
+  err.code = 'ERR_STREAM_DESTROYED';
+  return err;
 }
 
 /**
@@ -283,6 +523,15 @@ class NativeSocket extends EventEmitter {
     this._ending = false;
     this._finished = false;
 
+    //
+    // Frames in the outbox: bytes, payload bytes, callbacks, last segment.
+    //
+    this._sender = null;
+    this._outboxBytes = 0;
+    this._outboxPayload = 0;
+    this._outboxCallbacks = null;
+    this._outboxLast = 0;
+
     this.destroyed = false;
     this._hadError = false;
     this._shellClosed = false;
@@ -328,7 +577,12 @@ class NativeSocket extends EventEmitter {
   }
 
   get bytesWritten() {
-    return this._shell.bytesWritten + this._accepted + this._corkedLength;
+    return (
+      this._shell.bytesWritten +
+      this._accepted +
+      this._corkedLength +
+      this._outboxBytes
+    );
   }
 
   get readable() {
@@ -348,7 +602,7 @@ class NativeSocket extends EventEmitter {
   }
 
   get writableLength() {
-    return this._queued + this._corkedLength;
+    return this._queued + this._corkedLength + this._outboxBytes;
   }
 
   get writableNeedDrain() {
@@ -592,6 +846,11 @@ class NativeSocket extends EventEmitter {
       return false;
     }
 
+    //
+    // Frames of the outbox go first.
+    //
+    if (this._outboxBytes !== 0) flushOutbox();
+
     if (this._corked !== 0) {
       this._corkedBuffers.push(chunk);
       this._corkedLength += chunk.length;
@@ -625,8 +884,22 @@ class NativeSocket extends EventEmitter {
       queued = native.write(this._id, data);
     }
 
+    this._afterWrite(length, queued, cb);
+  }
+
+  /**
+   * Accounts for a write handed to Rust.
+   *
+   * @param {Number} length The bytes written or queued
+   * @param {Number} queued What Rust returned: the bytes queued, or -errno
+   * @param {(Function|Function[]|null)} cb The callback(s) of the write
+   * @private
+   */
+  _afterWrite(length, queued, cb) {
     if (queued < 0) {
-      const err = errnoError(-queued, 'write');
+      const err = this.destroyed
+        ? destroyedError()
+        : errnoError(-queued, 'write');
 
       if (cb !== null) {
         if (Array.isArray(cb)) {
@@ -751,6 +1024,11 @@ class NativeSocket extends EventEmitter {
    * @private
    */
   _close(abort) {
+    //
+    // ws would have written these frames already.
+    //
+    if (this._outboxBytes !== 0) flushOutbox();
+
     conns[this._id] = undefined;
     native.close(this._id, abort);
 
@@ -880,6 +1158,7 @@ function onShellClose() {
   this._shellClosed = true;
 
   if (!this.destroyed) {
+    if (this._outboxBytes !== 0) flushOutbox();
     this.destroyed = true;
     conns[this._id] = undefined;
     native.close(this._id, false);
@@ -898,6 +1177,7 @@ function onShellTimeout() {
 }
 
 module.exports = {
+  NativeSender,
   NativeSocket,
   canTakeOver,
   enabled,

@@ -324,8 +324,8 @@ class Receiver {
    * of one byte) makes each byte pin a chunk of up to 64 KiB, and one that
    * sends tiny TCP segments makes each byte cost a Buffer. Copied pieces
    * that follow each other are merged (except for `binaryType`
-   * `'fragments'`, which needs the frame boundaries), so either flood costs
-   * about its payload size, which `maxPayload` bounds.
+   * `'fragments'`, which needs the frame boundaries), so that either flood
+   * costs about its payload size, which `maxPayload` bounds.
    *
    * @param {Buffer} chunk The chunk just parsed
    * @private
@@ -349,33 +349,37 @@ class Receiver {
       this._tailPiece = -1;
     }
 
-    const merge =
-      first !== 0 &&
-      this._tailPiece === first - 1 &&
-      this._binaryType !== 'fragments';
-    let offset = this._tailUsed;
+    const fragments = this._binaryType === 'fragments';
+    const start = this._tailUsed;
+    let offset = start;
 
     for (let i = first; i < pieces.length; i++) {
       const piece = pieces[i];
 
       tail.set(piece, offset);
-      if (!merge) pieces[i] = view(tail, offset, piece.length);
+      if (fragments) pieces[i] = view(tail, offset, piece.length);
       offset += piece.length;
     }
 
-    if (merge) {
-      const previous = pieces[first - 1];
+    if (!fragments) {
+      //
+      // Frame boundaries do not matter: one piece for all, which extends the
+      // previous one if that one ends where these bytes begin.
+      //
+      let at = first;
+      let from = start;
 
-      pieces[first - 1] = view(
-        tail,
-        offset - length - previous.length,
-        previous.length + length
-      );
-      pieces.length = first;
+      if (first !== 0 && this._tailPiece === first - 1) {
+        at = first - 1;
+        from = start - pieces[at].length;
+      }
+
+      pieces[at] = view(tail, from, offset - from);
+      pieces.length = at + 1;
 
       const frameStarts = this._frameStarts;
 
-      while (frameStarts.length !== 0 && frameStarts.at(-1) >= first) {
+      while (frameStarts.length !== 0 && frameStarts.at(-1) > at) {
         frameStarts.pop();
       }
     }

@@ -5,6 +5,7 @@ const EventEmitter = require('events');
 const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
 const Sender = require('./sender');
+const nativeTransport = require('./native-transport');
 const { abortHandshake, initAsClient } = require('./client');
 const { toBuffer } = require('./buffer-util');
 const {
@@ -79,8 +80,8 @@ class WebSocket extends EventEmitter {
    *     allowed
    * @param {String} [options.origin] Value of the `Origin` or
    *     `Sec-WebSocket-Origin` header
-   * @param {(Boolean|Object)} [options.perMessageDeflate=true] Accepted for
-   *     compatibility; permessage-deflate is not offered yet
+   * @param {(Boolean|Object)} [options.perMessageDeflate=true] Enable/disable
+   *     permessage-deflate (offered with ws's parameters)
    * @param {Number} [options.protocolVersion=13] Value of the
    *     `Sec-WebSocket-Version` header (8 or 13)
    * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
@@ -264,6 +265,17 @@ class WebSocket extends EventEmitter {
    * @private
    */
   setSocket(socket, head, options) {
+    //
+    // A plain TCP socket is handed to the native transport: Rust reads and
+    // writes it from Node's own event loop, and a `NativeSocket` stands in
+    // for it here, with the same events (js/native-transport.js). TLS
+    // sockets and other streams stay as they are.
+    //
+    if (nativeTransport.canTakeOver(socket)) {
+      socket = nativeTransport.takeOver(socket, head);
+      head = EMPTY_BUFFER;
+    }
+
     const receiver = new Receiver({
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,
@@ -275,7 +287,11 @@ class WebSocket extends EventEmitter {
       skipUTF8Validation: options.skipUTF8Validation
     });
 
-    const sender = new Sender(socket, this._extensions, options.generateMask);
+    const sender = new (
+      socket instanceof nativeTransport.NativeSocket
+        ? nativeTransport.NativeSender
+        : Sender
+    )(socket, this._extensions, options.generateMask);
 
     this._receiver = receiver;
     this._sender = sender;

@@ -6,7 +6,7 @@
 //! `write_seed_corpus` (ignored) regenerates `fuzz/corpus/`.
 
 use crate::deflate::{Compressor, DeflateOptions};
-use crate::errors::ERROR_TABLE;
+use crate::errors::{ErrorId, ERROR_TABLE};
 use crate::fuzz_check::{self, Event, ReceiverConfig, Rng, FIELD_SEPARATOR};
 use crate::fuzz_check::{
     FLAGS_WINDOW, FLAG_COMPRESSION, FLAG_NO_CONTEXT_TAKEOVER, FLAG_PREFIX, FLAG_SERVER,
@@ -198,7 +198,12 @@ fn frame_stream(rng: &mut Rng, server: bool, inflate: Option<(u8, bool)>) -> Vec
             continue;
         }
         let text = rng.chance(2);
-        let fragments = if rng.chance(3) { 1 + rng.below(5) } else { 1 };
+        let fragments = match rng.below(12) {
+            0..=2 => 1 + rng.below(5),
+            // Past MERGE_AFTER_PIECES, for `set_merge_frames`.
+            3 => 17 + rng.below(24),
+            _ => 1,
+        };
         // Text split at arbitrary byte offsets across fragments.
         let mut whole = payload(rng, text);
         let mut rsv1 = false;
@@ -840,6 +845,33 @@ fn write_seed_corpus() {
         ),
         ("client-deflate-off-rsv1", client, sf(0xc1, &hello)),
     ]);
+    // Many tiny fragments with interleaved pings, frames merged.
+    let mut tiny = vec![cf(0x01, b"a")];
+    for i in 0..40u8 {
+        tiny.push(cf(0x00, &[b'b' + i % 20; 2]));
+        if i % 13 == 12 {
+            tiny.push(cf(0x89, b""));
+        }
+    }
+    tiny.push(cf(0x80, b"z"));
+    receiver_seeds.push((
+        "server-merge-frames-tiny-fragments",
+        ReceiverConfig {
+            events: 0x40 | 0x80,
+            ..server
+        },
+        tiny.concat(),
+    ));
+    receiver_seeds.push((
+        "server-merge-frames-tiny-fragments-chunked",
+        ReceiverConfig {
+            events: 0x40 | 0x03,
+            chunking: 40,
+            seed: [3, 4],
+            ..server
+        },
+        tiny.concat(),
+    ));
     for (name, cfg, stream) in receiver_seeds.drain(..) {
         seeds.push((
             "receiver",
@@ -993,5 +1025,114 @@ fn write_seed_corpus() {
         let dir = root.join(target);
         std::fs::create_dir_all(&dir).expect("create corpus dir");
         std::fs::write(dir.join(name), data).expect("write seed");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Regressions: inputs the fuzzers found
+// ---------------------------------------------------------------------------
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// A raw deflate stream: a stored block holding `data`, then a block of the
+/// reserved type 3 ('invalid block type').
+fn stored_then_invalid(data: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(data.len()).expect("a stored block holds 64 KiB");
+    let mut out = vec![0x00];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
+    out.push(0x07);
+    out
+}
+
+/// A compressed text message whose deflate stream first inflates to invalid
+/// UTF-8, then turns invalid. In one chunk the inflate error used to win
+/// (the text inflated by the same call went unchecked); in smaller chunks
+/// the UTF-8 error did. Now the text is checked first, in every chunking,
+/// also when the masked payload is unmasked (and inflated) in 4 KiB blocks.
+#[test]
+fn regression_compressed_error_does_not_depend_on_chunking() {
+    let mut text = vec![b'x'; 4200];
+    text[10] = 0xff;
+    for (server, data) in [(false, &text[..20]), (true, &text[..])] {
+        let payload = stored_then_invalid(data);
+        let key = server.then_some([1, 2, 3, 4]);
+        let stream = frame(0xc1, &payload, key, 0);
+        for chunking in [0, 1, 7, 255] {
+            let cfg = ReceiverConfig {
+                flags: FLAG_COMPRESSION | if server { FLAG_SERVER } else { 0 },
+                chunking,
+                ..ReceiverConfig::default()
+            };
+            let input = [&cfg.to_bytes()[..], &stream].concat();
+            assert_eq!(
+                fuzz_check::receiver_events(&input),
+                vec![Event::Error(ErrorId::InvalidUtf8, 0)],
+                "server {server}, chunking {chunking}"
+            );
+        }
+    }
+    // Valid text before the invalid block: the inflate error.
+    let payload = stored_then_invalid(b"fine");
+    let cfg = ReceiverConfig {
+        flags: FLAG_COMPRESSION,
+        chunking: 1,
+        ..ReceiverConfig::default()
+    };
+    let input = [&cfg.to_bytes()[..], &frame(0xc1, &payload, None, 0)].concat();
+    assert_eq!(
+        fuzz_check::receiver_events(&input),
+        vec![Event::Error(ErrorId::InflateBlockType, 0)]
+    );
+}
+
+/// Likewise for the size limit: a compressed message that inflates past
+/// `max_payload` before its deflate data turns invalid used to fail with the
+/// inflate error in one chunk and with 'Max payload size exceeded' in
+/// smaller ones. Now the size is checked first.
+#[test]
+fn regression_compressed_size_limit_before_invalid_data() {
+    // 101 bytes (the output stops one byte past the limit), then, after the
+    // empty stored block of the sync flush, lengths that do not match: in
+    // one chunk, zlib fills the output and finds them in the same call.
+    let mut payload = compress(&mut compressor(15, false), &[b'a'; 101]);
+    payload.extend_from_slice(&[0x01, 0x00, 0x00, 0x00]);
+    for chunking in [0, 1, 9] {
+        let cfg = ReceiverConfig {
+            flags: FLAG_COMPRESSION,
+            max_payload: 100,
+            chunking,
+            ..ReceiverConfig::default()
+        };
+        let input = [&cfg.to_bytes()[..], &frame(0xc1, &payload, None, 0)].concat();
+        assert_eq!(
+            fuzz_check::receiver_events(&input),
+            vec![Event::Error(ErrorId::MaxPayloadExceeded, 0)],
+            "chunking {chunking}"
+        );
+    }
+}
+
+/// The inputs cargo-fuzz found, replayed through the harness.
+#[test]
+fn regression_fuzz_artifacts() {
+    for input in [
+        // Invalid UTF-8, then invalid deflate data, in one compressed text
+        // frame (see the test above).
+        "0400000025239c518a00c12b2a2b696e76616c69645f73746ffffdffff72656420606c6f636b206c656e67dfb5568a",
+        // Inflated past max_payload, then invalid deflate data (see the
+        // test above).
+        "0680ffffff0a9c518a00c12b2a2bc1003ac12b69042f81818181818181a18181818181818100002500518a00c12b2a",
+        // A distance too far back found by zlib-rs's fast path, whose
+        // message it loses (TOLERATE_ZLIB_RS_FAST_PATH_MESSAGES).
+        "0400000000259c518a00c12b2b0707070707070707070707070707969c518a969c518a969c518a969c518a969c518a969c518a969c518a969c518a968178",
+    ] {
+        fuzz_check::receiver(&hex(input));
     }
 }

@@ -12,17 +12,21 @@ use std::cell::RefCell;
 use std::ffi::c_void;
 use std::ptr;
 
-use napi::bindgen_prelude::{Function, Uint32ArraySlice, Uint8ArraySlice};
+use napi::bindgen_prelude::{Float64ArraySlice, Function, Uint32ArraySlice, Uint8ArraySlice};
 use napi::{sys, Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
-use crate::transport::{uv::Poll, Transport, RECORD_WORDS};
+use crate::transport::{socket, uv::Poll, Transport, RECORD_WORDS};
 
 /// Records kept free in the JS array beyond what the transport fills
 /// before it flushes (errors found while JS runs are added late).
 const RECORD_SLACK: usize = 16;
 /// Deliveries in a row from one wakeup, when JS calls cause new records.
 const MAX_ROUNDS: usize = 4;
+/// Size of a slab, the Buffer that reads go into. Below glibc's mmap
+/// threshold (128 KiB), so that the memory of slabs JS let go is reused
+/// by the next ones instead of being mapped (and faulted in) afresh.
+const SLAB_SIZE: usize = 96 * 1024;
 
 struct Js {
     env: sys::napi_env,
@@ -30,6 +34,8 @@ struct Js {
     records: sys::napi_ref,
     recv: sys::napi_ref,
     context: sys::napi_async_context,
+    /// The slab reads go into (null before the first read).
+    slab: sys::napi_ref,
 }
 
 struct State {
@@ -123,6 +129,7 @@ pub fn native_init(
         records: records_ref,
         recv: recv_ref,
         context,
+        slab: ptr::null_mut(),
     };
 
     let replaced = STATE.with(|cell| {
@@ -130,6 +137,9 @@ pub fn native_init(
             .try_borrow_mut()
             .map_err(|_| Error::new(Status::GenericFailure, "transport busy"))?;
         if let Some(s) = state.as_mut() {
+            let mut js = js;
+            // The slab carries over: the transport still reads into it.
+            js.slab = std::mem::replace(&mut s.js.slab, ptr::null_mut());
             let old = std::mem::replace(&mut s.js, js);
             s.transport.set_record_capacity(capacity);
             s.transport.per_socket = per_socket;
@@ -162,8 +172,62 @@ fn release(js: &Js) {
         sys::napi_delete_reference(js.env, js.callback);
         sys::napi_delete_reference(js.env, js.records);
         sys::napi_delete_reference(js.env, js.recv);
+        if !js.slab.is_null() {
+            sys::napi_delete_reference(js.env, js.slab);
+        }
         sys::napi_async_destroy(js.env, js.context);
     }
+}
+
+/// Hands the pending records to JS if any, then gives the transport a new
+/// slab to read into.
+fn refill() {
+    if with(|s| !s.transport.batch.is_empty()) == Some(true) {
+        deliver();
+    }
+    let Some(env) = with(|s| s.js.env) else {
+        return;
+    };
+    let mut scope = ptr::null_mut();
+    // SAFETY: this thread's env, on its thread, in a libuv callback.
+    if unsafe { sys::napi_open_handle_scope(env, &mut scope) } != sys::Status::napi_ok {
+        return;
+    }
+    let mut data: *mut c_void = ptr::null_mut();
+    let mut value = ptr::null_mut();
+    let mut reference = ptr::null_mut();
+    // SAFETY: same env and scope; out-pointers are live locals.
+    let created = unsafe {
+        sys::napi_create_buffer(env, SLAB_SIZE, &mut data, &mut value) == sys::Status::napi_ok
+            && !data.is_null()
+            && sys::napi_create_reference(env, value, 1, &mut reference) == sys::Status::napi_ok
+    };
+    if created {
+        let taken = with(|s| {
+            // Records still pending point into the old slab: keep it.
+            if !s.transport.batch.is_empty() {
+                return false;
+            }
+            let old = std::mem::replace(&mut s.js.slab, reference);
+            if !old.is_null() {
+                // SAFETY: a reference of this env, deleted once (replaced).
+                unsafe { sys::napi_delete_reference(env, old) };
+            }
+            // SAFETY: `data` is the backing store of the Buffer just
+            // created, `SLAB_SIZE` bytes, kept alive by `reference` until
+            // the next slab replaces it; JS sees it only through delivered
+            // records, whose bytes Rust never writes again (and JS marks
+            // it untransferable before any other code can get it).
+            unsafe { s.transport.batch.set_slab(data.cast(), SLAB_SIZE) };
+            true
+        });
+        if taken != Some(true) {
+            // SAFETY: the reference just created, deleted once.
+            unsafe { sys::napi_delete_reference(env, reference) };
+        }
+    }
+    // SAFETY: the scope opened above.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
 }
 
 unsafe extern "C" fn cleanup(_arg: *mut c_void) {
@@ -177,9 +241,17 @@ unsafe extern "C" fn cleanup(_arg: *mut c_void) {
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
     // SAFETY: libuv passes the handle of a live `Poll`.
     let id = unsafe { Poll::slot_of(handle) } as u32;
+    let reads = status < 0 || events & !socket::WANT_WRITE != 0;
+    if reads && with(|s| s.transport.needs_slab()) == Some(true) {
+        refill();
+    }
     let flush_now = with(|s| {
         s.transport.on_poll(id, status, events);
-        let now = s.transport.must_flush() || (s.transport.per_socket && !s.transport.batch.is_empty());
+        // Closing events go to JS at once, in the poll phase, where Node
+        // reports a socket's end or error: the close callbacks of the loop
+        // then run in the same order as with `net.Socket`s.
+        let t = &s.transport;
+        let now = t.must_flush() || (!t.batch.is_empty() && (t.per_socket || t.batch.closing));
         if !now {
             s.transport.schedule();
         }
@@ -211,7 +283,7 @@ struct Call {
     args: [sys::napi_value; 2],
 }
 
-/// Copies the batch into a new Buffer and the records array, within the
+/// Copies the records into the JS array and gets the slab, within the
 /// caller's handle scope. `None` if there is nothing to deliver.
 fn prepare(s: &mut State) -> Option<Call> {
     let t = &mut s.transport;
@@ -231,7 +303,6 @@ fn prepare(s: &mut State) -> Option<Call> {
     let mut data: *mut c_void = ptr::null_mut();
     let mut arraybuffer = ptr::null_mut();
     let mut offset = 0usize;
-    let mut copied: *mut c_void = ptr::null_mut();
     let capacity_words;
     // SAFETY: `env` is this thread's env, called from a libuv callback on
     // its thread inside the handle scope `deliver_once` opened; the
@@ -260,15 +331,12 @@ fn prepare(s: &mut State) -> Option<Call> {
         .eq(&sys::Status::napi_ok)
         .then_some(())?;
         capacity_words = length;
-        sys::napi_create_buffer_copy(
-            env,
-            t.batch.data.len(),
-            t.batch.data.as_ptr().cast(),
-            &mut copied,
-            &mut buffer,
-        )
-        .eq(&sys::Status::napi_ok)
-        .then_some(())?;
+        let status = if s.js.slab.is_null() {
+            sys::napi_get_undefined(env, &mut buffer)
+        } else {
+            sys::napi_get_reference_value(env, s.js.slab, &mut buffer)
+        };
+        status.eq(&sys::Status::napi_ok).then_some(())?;
     }
     if kind != sys::TypedarrayType::uint32_array || data.is_null() {
         return None;
@@ -366,6 +434,56 @@ pub fn native_adopt(fd: i32) -> Result<u32> {
 pub fn native_write(id: u32, data: Uint8ArraySlice<'_>) -> f64 {
     let bytes: &[u8] = data.as_ref();
     result_number(with(|s| s.transport.write(id, &[bytes])))
+}
+
+/// Writes the frames of a tick: `segments` holds `count` triples
+/// (connection id, start, end) of byte ranges of `outbox`, in the order
+/// they were sent. Each connection's ranges are written in that order with
+/// one `writev`; `results[i]` gets what `nativeWrite` would return for the
+/// connection of segment `i` (the bytes it has queued, or -errno).
+#[napi(js_name = "nativeFlush")]
+pub fn native_flush(
+    outbox: Uint8ArraySlice<'_>,
+    segments: Uint32ArraySlice<'_>,
+    count: u32,
+    mut results: Float64ArraySlice<'_>,
+) -> Result<()> {
+    let outbox: &[u8] = outbox.as_ref();
+    let segments: &[u32] = segments.as_ref();
+    let count = count as usize;
+    if segments.len() < count * 3 || results.as_ref().len() < count {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "segments or results too short",
+        ));
+    }
+    // SAFETY: `results` is a live Float64Array for the duration of this
+    // synchronous call, during which no JS runs; nothing else views it
+    // mutably (a Float64Array cannot alias the Uint8/Uint32 inputs in a way
+    // that matters: only `results` is written, element by element).
+    let results = unsafe { results.as_mut() };
+    // Segment indexes grouped by connection, each group in sending order.
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    order.sort_by_key(|&i| segments[i as usize * 3]);
+    let mut bufs: Vec<&[u8]> = Vec::with_capacity(8);
+    let mut i = 0;
+    while i < count {
+        let id = segments[order[i] as usize * 3];
+        let mut j = i;
+        bufs.clear();
+        while j < count && segments[order[j] as usize * 3] == id {
+            let k = order[j] as usize * 3;
+            let (start, end) = (segments[k + 1] as usize, segments[k + 2] as usize);
+            bufs.push(outbox.get(start..end).unwrap_or_default());
+            j += 1;
+        }
+        let r = result_number(with(|s| s.transport.write(id, &bufs)));
+        for &k in &order[i..j] {
+            results[k as usize] = r;
+        }
+        i = j;
+    }
+    Ok(())
 }
 
 /// `nativeWrite` for several buffers, written in order with one `writev`.

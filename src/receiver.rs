@@ -732,12 +732,12 @@ impl Receiver {
         } else {
             inflater.inflate(piece, &mut self.inflated, limit)
         };
-        // The text inflated before an inflate error (or before the size
-        // limit struck) is checked first: had the piece come in smaller
-        // chunks, an earlier call would have checked it (and failed), so
-        // skipping it made the error depend on the chunking (found by
-        // fuzzing).
-        self.check_inflated_utf8(before)?;
+        // What was inflated before an inflate error (or before the size
+        // limit struck) is checked first, its text, then its size: had the
+        // piece come in smaller chunks, an earlier call would have checked
+        // it (and failed), so skipping it made the error depend on the
+        // chunking (found by fuzzing).
+        self.check_inflated(before, limit)?;
         result.map_err(inflate_error)
     }
 
@@ -748,9 +748,19 @@ impl Receiver {
             Some(inflater) => inflater.finish(&mut self.inflated, self.opts.max_payload),
             None => Ok(()),
         };
-        // As in `inflate_piece`: the text first.
-        self.check_inflated_utf8(before)?;
+        // As in `inflate_piece`: what was inflated first.
+        self.check_inflated(before, self.opts.max_payload)?;
         result.map_err(inflate_error)
+    }
+
+    /// Checks what was inflated since `from`: its text, then the size
+    /// limit (`Decompressor` stops one byte past it).
+    fn check_inflated(&mut self, from: usize, limit: u64) -> Result<(), ProtocolError> {
+        self.check_inflated_utf8(from)?;
+        if limit > 0 && self.inflated.len() as u64 > limit {
+            return Err(ProtocolError::new(ErrorId::MaxPayloadExceeded));
+        }
+        Ok(())
     }
 
     fn check_inflated_utf8(&mut self, from: usize) -> Result<(), ProtocolError> {

@@ -364,23 +364,42 @@ describe('client: failing before the connection is open', () => {
 });
 
 describe('client: ws-native specifics', { skip: !IS_NATIVE && 'ws-native only' }, () => {
-  test('no permessage-deflate offer, whatever perMessageDeflate says', async () => {
+  test('permessage-deflate is offered unless disabled, and used when agreed', async () => {
     const WS = sut();
     for (const Server of [ref(), WS]) {
-      const { wss, port } = await listenWss(Server, { perMessageDeflate: true });
-      for (const perMessageDeflate of [undefined, true, { threshold: 0 }, false]) {
-        const got = onceEvent(wss, 'connection');
-        const ws = track(new WS(`ws://127.0.0.1:${port}`, { perMessageDeflate }));
-        ws.on('error', () => {});
-        const [server, req] = await got;
-        assert.equal(req.headers['sec-websocket-extensions'], undefined);
-        await onceEvent(ws, 'open');
-        assert.equal(ws.extensions, '');
-        const message = onceEvent(ws, 'message');
-        server.send('x'.repeat(2000));
-        assert.equal(String((await message)[0]), 'x'.repeat(2000));
-        ws.close();
-        await onceEvent(ws, 'close');
+      for (const serverDeflate of [true, false]) {
+        const { wss, port } = await listenWss(Server, { perMessageDeflate: serverDeflate });
+        for (const options of [
+          {},
+          { perMessageDeflate: true },
+          { perMessageDeflate: { threshold: 0 } },
+          { perMessageDeflate: false },
+          // Replaces the default, as with ws: no offer.
+          { perMessageDeflate: undefined }
+        ]) {
+          const got = onceEvent(wss, 'connection');
+          const ws = track(new WS(`ws://127.0.0.1:${port}`, options));
+          ws.on('error', () => {});
+          const [server, req] = await got;
+          const offered = !('perMessageDeflate' in options) || !!options.perMessageDeflate;
+          assert.equal(
+            req.headers['sec-websocket-extensions'],
+            offered ? 'permessage-deflate; client_max_window_bits' : undefined
+          );
+          await onceEvent(ws, 'open');
+          const agreed = offered && serverDeflate;
+          assert.equal(ws.extensions, agreed ? 'permessage-deflate' : '');
+          assert.equal(server.extensions, agreed ? 'permessage-deflate' : '');
+          const message = onceEvent(ws, 'message');
+          const echoed = onceEvent(server, 'message');
+          server.send('x'.repeat(2000));
+          ws.send('y'.repeat(2000));
+          assert.equal(String((await message)[0]), 'x'.repeat(2000));
+          assert.equal(String((await echoed)[0]), 'y'.repeat(2000));
+          ws.close();
+          await onceEvent(ws, 'close');
+        }
+        wss.close();
       }
     }
   });

@@ -325,13 +325,13 @@ function bytesOf(size, seed) {
 const SIZES = [0, 5, 600, 1023, 1024, 1500, 70000, 300000];
 
 /**
- * A ws client talks to an echo server of `WS`: it sends messages of every
- * size (whole, fragmented, uncompressed), the server echoes them, and sends
- * fragmented and uncompressed messages of its own. Returns what the client
- * saw.
+ * A client of `ClientWS` talks to an echo server of `ServerWS`: it sends
+ * messages of every size (whole, fragmented, uncompressed), the server
+ * echoes them, and sends fragmented and uncompressed messages of its own.
+ * Returns what the client saw.
  */
-async function exchange(WS, serverDeflate, clientDeflate, serverOptions = {}) {
-  const { wss, port } = await listenWss(WS, { perMessageDeflate: serverDeflate, ...serverOptions });
+async function exchange(ServerWS, ClientWS, serverDeflate, clientDeflate) {
+  const { wss, port } = await listenWss(ServerWS, { perMessageDeflate: serverDeflate });
   const serverLog = [];
 
   wss.on('connection', (ws) => {
@@ -350,12 +350,15 @@ async function exchange(WS, serverDeflate, clientDeflate, serverOptions = {}) {
     });
   });
 
-  const WebSocket = ref();
   const client = track(
-    new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: clientDeflate })
+    new ClientWS(`ws://127.0.0.1:${port}`, { perMessageDeflate: clientDeflate })
   );
   const log = [];
   let response;
+  let offer;
+  wss.on('headers', (lines, req) => {
+    offer = req.headers['sec-websocket-extensions'];
+  });
   client.on('upgrade', (res) => {
     response = res.headers['sec-websocket-extensions'];
   });
@@ -367,7 +370,7 @@ async function exchange(WS, serverDeflate, clientDeflate, serverOptions = {}) {
     }),
     'open or close'
   );
-  if (!opened) return { log };
+  if (!opened) return { offer, log };
 
   const expected = [];
   const received = [];
@@ -402,7 +405,13 @@ async function exchange(WS, serverDeflate, clientDeflate, serverOptions = {}) {
 
   client.close(1000, 'done');
   await onceEvent(client, 'close');
-  return { response, extensions: client.extensions, log, serverLog: serverLog.slice(0, 1) };
+  return {
+    offer,
+    response,
+    extensions: client.extensions,
+    log,
+    serverLog: serverLog.slice(0, 1)
+  };
 }
 
 describe('ws client ↔ server, compressed messages (ws vs ours)', () => {
@@ -430,14 +439,103 @@ describe('ws client ↔ server, compressed messages (ws vs ours)', () => {
   for (const server of serverDeflates) {
     test(`server ${JSON.stringify(server)}`, async () => {
       for (const client of clientDeflates) {
-        const expected = await exchange(ref(), server, client);
+        const expected = await exchange(ref(), ref(), server, client);
         await cleanup();
-        const actual = await exchange(sut(), server, client);
+        const actual = await exchange(sut(), ref(), server, client);
         await cleanup();
         assert.deepEqual(actual, expected, `client ${JSON.stringify(client)}`);
       }
     });
   }
+});
+
+describe('client ↔ ws server, compressed messages (ws vs ours)', () => {
+  const clientDeflates = [
+    undefined,
+    { clientNoContextTakeover: true },
+    { serverNoContextTakeover: true, threshold: 0 },
+    { clientMaxWindowBits: 8, serverMaxWindowBits: 9 },
+    { clientMaxWindowBits: 10, zlibDeflateOptions: { level: 1, memLevel: 2 } },
+    { threshold: 5000, clientNoContextTakeover: true },
+    false
+  ];
+  const serverDeflates = [
+    true,
+    { serverNoContextTakeover: true, clientNoContextTakeover: true },
+    { clientMaxWindowBits: 9 },
+    { serverMaxWindowBits: 10 },
+    false
+  ];
+
+  for (const client of clientDeflates) {
+    test(`client ${JSON.stringify(client)}`, async () => {
+      for (const server of serverDeflates) {
+        const expected = await exchange(ref(), ref(), server, client);
+        await cleanup();
+        const actual = await exchange(ref(), sut(), server, client);
+        await cleanup();
+        assert.deepEqual(actual, expected, `server ${JSON.stringify(server)}`);
+      }
+    });
+  }
+});
+
+/**
+ * A client of `WS` offering permessage-deflate with `options` gets a 101
+ * with `response` as its `Sec-WebSocket-Extensions`; returns whether it
+ * opened (and what it agreed) or the error.
+ */
+async function clientResponse(WS, options, response) {
+  const { wss, port } = await listenWss(ref(), { perMessageDeflate: false });
+  wss.on('headers', (lines) => {
+    if (response !== undefined) lines.push(`Sec-WebSocket-Extensions: ${response}`);
+  });
+  wss.on('connection', (ws) => ws.on('error', () => {}));
+
+  const client = track(new WS(`ws://127.0.0.1:${port}`, { perMessageDeflate: options }));
+  const outcome = deferred();
+  client.on('open', () => outcome.resolve({ open: client.extensions }));
+  client.on('error', (err) => outcome.resolve({ error: err.message }));
+  const result = await bounded(outcome.promise, 'client outcome');
+  client.terminate();
+  return result;
+}
+
+describe('client: the server\'s response (ws vs ours)', () => {
+  const responses = [
+    undefined,
+    'permessage-deflate',
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+    'permessage-deflate; client_max_window_bits=10',
+    'permessage-deflate; client_max_window_bits',
+    'permessage-deflate; server_max_window_bits=9',
+    'permessage-deflate; server_max_window_bits=16',
+    'permessage-deflate; foo',
+    'permessage-deflate, permessage-deflate',
+    'permessage-deflate, x-webkit-deflate-frame',
+    'x-webkit-deflate-frame',
+    'permessage-deflate; a="',
+    'permessage-deflate; server_no_context_takeover; server_no_context_takeover'
+  ];
+  const options = [
+    undefined,
+    false,
+    { clientNoContextTakeover: false },
+    { clientMaxWindowBits: 9 },
+    { clientMaxWindowBits: false }
+  ];
+
+  test('every response × client options', async () => {
+    for (const option of options) {
+      for (const response of responses) {
+        const expected = await clientResponse(ref(), option, response);
+        await cleanup();
+        const actual = await clientResponse(sut(), option, response);
+        await cleanup();
+        assert.deepEqual(actual, expected, `${JSON.stringify(option)} / ${response}`);
+      }
+    }
+  });
 });
 
 //

@@ -26,13 +26,8 @@ use napi::sys::uv_loop_s;
 use socket::{Batch, Conn, RECORD_LEN};
 use uv::{Check, CheckCb, Poll, PollCb};
 
-/// A batch is handed to JS before it holds more than this many bytes,
-/// even in the middle of a wakeup.
-const MAX_BATCH_BYTES: usize = 1 << 20;
 /// Records one readiness event may add (written, finished, data, end).
 const RECORDS_PER_EVENT: usize = 4;
-/// After a large batch, the buffer shrinks back to this capacity.
-const IDLE_BATCH_CAPACITY: usize = 128 * 1024;
 
 struct Slot {
     conn: Conn,
@@ -159,8 +154,13 @@ impl Transport {
 
     /// Whether the batch must go to JS before more events are added.
     pub fn must_flush(&self) -> bool {
-        self.batch.data.len() >= MAX_BATCH_BYTES
-            || self.batch.record_count() + RECORDS_PER_EVENT > self.record_capacity
+        self.batch.record_count() + RECORDS_PER_EVENT > self.record_capacity
+    }
+
+    /// Whether a read would find too little room in the slab: the batch
+    /// then goes to JS and a new slab replaces the current one.
+    pub fn needs_slab(&self) -> bool {
+        self.batch.room() < socket::MIN_READ_ROOM
     }
 
     /// Records that fit in the JS array (set again when JS replaces it).
@@ -191,9 +191,6 @@ impl Transport {
         self.delivering = false;
         if self.batch.is_empty() {
             self.recycle();
-        }
-        if self.batch.data.capacity() > IDLE_BATCH_CAPACITY && self.batch.data.is_empty() {
-            self.batch.data = Vec::new();
         }
     }
 

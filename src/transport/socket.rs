@@ -4,6 +4,7 @@
 //! ([`Conn::interest`]); the caller (transport/mod.rs) polls for it.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::fd;
@@ -31,25 +32,98 @@ pub const WANT_WRITE: i32 = 2;
 /// reports it too).
 pub const WANT_HANGUP: i32 = 4;
 
-/// A read is given at least this much room in the batch buffer.
-const MIN_READ_ROOM: usize = 16 * 1024;
-/// The batch buffer grows by this much when a read needs room.
-const READ_RESERVE: usize = 64 * 1024;
+/// A read is given at least this much room in the slab; with less, the
+/// connection waits for a new slab (transport/mod.rs).
+pub const MIN_READ_ROOM: usize = 16 * 1024;
 /// Reads per readiness event before giving the other connections a turn
 /// (libuv's own stream reads loop 32 times at 64 KiB).
 const MAX_READS_PER_EVENT: usize = 4;
 /// A drained write queue keeps at most this much capacity.
 const MAX_IDLE_QUEUE: usize = 16 * 1024;
 
-/// The events of one loop wakeup, for every connection: the bytes read,
-/// back to back, and the records that describe them.
-#[derive(Default)]
+/// The events of one loop wakeup, for every connection: the bytes read go
+/// back to back into a slab, memory that JS owns (a Buffer the N-API layer
+/// creates, see `set_slab`), and records describe them with offsets into
+/// it. A slab is filled across batches and never written twice, so the
+/// views JS keeps of earlier batches stay valid.
 pub struct Batch {
-    pub data: Vec<u8>,
+    slab: *mut u8,
+    slab_len: usize,
+    used: usize,
+    /// Backing memory when the slab is not JS memory (unit tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    owned: Vec<u8>,
     pub records: Vec<u32>,
+    /// An end of stream, an error or a FIN went in: the connection is
+    /// closing, which JS should see in the same loop phase as with a
+    /// `net.Socket` (see `Transport::on_poll`).
+    pub closing: bool,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            slab: std::ptr::null_mut(),
+            slab_len: 0,
+            used: 0,
+            owned: Vec::new(),
+            records: Vec::new(),
+            closing: false,
+        }
+    }
 }
 
 impl Batch {
+    /// A batch over memory of its own (for tests).
+    #[cfg(test)]
+    pub fn with_owned_slab(len: usize) -> Batch {
+        let mut b = Batch {
+            owned: vec![0; len],
+            ..Batch::default()
+        };
+        b.slab = b.owned.as_mut_ptr();
+        b.slab_len = len;
+        b
+    }
+
+    /// Reads go into `len` bytes at `slab` from now on, from its start.
+    ///
+    /// # Safety
+    /// `slab` must be valid for writes of `len` bytes until the next call,
+    /// and not written by anything else meanwhile (JS only reads the ranges
+    /// records describe, which are never written again).
+    pub unsafe fn set_slab(&mut self, slab: *mut u8, len: usize) {
+        self.slab = slab;
+        self.slab_len = len;
+        self.used = 0;
+    }
+
+    /// Bytes of the slab not used yet.
+    pub fn room(&self) -> usize {
+        self.slab_len - self.used
+    }
+
+    /// The bytes read so far into the slab (tests).
+    #[cfg(test)]
+    pub fn data(&self) -> &[u8] {
+        &self.owned[..self.used]
+    }
+
+    fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+        if self.slab.is_null() {
+            return &mut [];
+        }
+        // SAFETY: per `set_slab`'s contract the slab is valid for writes of
+        // `slab_len` bytes and only this batch writes it; `used <=
+        // slab_len`, and the bytes before `used` are not part of the slice.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.slab.add(self.used).cast::<MaybeUninit<u8>>(),
+                self.slab_len - self.used,
+            )
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -58,16 +132,20 @@ impl Batch {
         self.records.len() / RECORD_LEN
     }
 
+    /// Forgets the records (delivered); the slab keeps its bytes.
     pub fn clear(&mut self) {
-        self.data.clear();
         self.records.clear();
+        self.closing = false;
     }
 
     pub fn push(&mut self, id: u32, kind: u32, a: u32, b: u32) {
         self.records.extend_from_slice(&[id, kind, a, b]);
+        if kind != REC_DATA && kind != REC_WRITTEN {
+            self.closing = true;
+        }
     }
 
-    /// Records `data[start..end]` as read by `id`, extending the previous
+    /// Records `slab[start..end]` as read by `id`, extending the previous
     /// record when it is the same connection's bytes just before.
     fn push_data(&mut self, id: u32, start: u32, end: u32) {
         let n = self.records.len();
@@ -168,25 +246,22 @@ impl Conn {
             return;
         }
         for _ in 0..MAX_READS_PER_EVENT {
-            let data = &mut batch.data;
-            if data.capacity() - data.len() < MIN_READ_ROOM {
-                data.reserve(READ_RESERVE);
+            let start = batch.used;
+            // Slab offsets travel as u32; slabs are far smaller.
+            let room = batch.room().min(u32::MAX as usize - start);
+            if room < MIN_READ_ROOM {
+                // The transport gives a new slab before the next event.
+                return;
             }
-            let start = data.len();
-            // Offsets travel as u32: a batch is flushed long before 4 GiB,
-            // but never let a read cross that line.
-            let room = (data.capacity() - start).min(u32::MAX as usize - start);
-            let spare = &mut data.spare_capacity_mut()[..room];
-            match fd::read(self.fd.as_raw_fd(), spare) {
+            let spare = batch.spare();
+            match fd::read(self.fd.as_raw_fd(), &mut spare[..room]) {
                 Ok(Some(0)) => {
                     self.eof = true;
                     batch.push(self.id, REC_EOF, 0, 0);
                     return;
                 }
                 Ok(Some(n)) => {
-                    // SAFETY: `read` initialised the first `n` bytes of the
-                    // spare capacity (n <= room <= spare capacity).
-                    unsafe { data.set_len(start + n) };
+                    batch.used += n;
                     batch.push_data(self.id, start as u32, (start + n) as u32);
                     if n < room && !to_eof {
                         return;
@@ -290,7 +365,6 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::mem::MaybeUninit;
     use std::os::fd::{FromRawFd, RawFd};
 
     fn pair() -> (OwnedFd, OwnedFd) {
@@ -323,7 +397,7 @@ mod tests {
     fn reads_merge_and_eof() {
         let (a, b) = pair();
         let mut c = conn(&a, 7);
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
         fd::write_all_now(b.as_raw_fd(), &[b"abc"]).unwrap();
@@ -331,7 +405,7 @@ mod tests {
         fd::write_all_now(b.as_raw_fd(), &[b"de"]).unwrap();
         c.on_readable(&mut batch, false);
         assert_eq!(batch.records, vec![7, REC_DATA, 0, 5]);
-        assert_eq!(&batch.data, b"abcde");
+        assert_eq!(batch.data(), b"abcde");
         fd::shutdown_write(b.as_raw_fd()).unwrap();
         c.on_readable(&mut batch, false);
         assert_eq!(&batch.records[4..], &[7, REC_EOF, 0, 0]);
@@ -345,7 +419,7 @@ mod tests {
         c.set_reading(false);
         assert_eq!(c.interest(), 0);
         fd::write_all_now(b.as_raw_fd(), &[b"x"]).unwrap();
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
     }
@@ -360,7 +434,7 @@ mod tests {
         assert_eq!(c.interest(), WANT_READ | WANT_HANGUP | WANT_WRITE);
         assert!(!c.end().unwrap());
         assert!(c.write(&[b"late"]).is_err());
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_owned_slab(1 << 20);
         let mut got = Vec::new();
         while c.interest() & WANT_WRITE != 0 {
             got.extend(drain(b.as_raw_fd()));
@@ -382,7 +456,7 @@ mod tests {
         let mut c = conn(&a, 1);
         drop(b);
         assert!(c.write(&[b"x"]).is_err());
-        let mut batch = Batch::default();
+        let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert_eq!(batch.records[1], REC_EOF);
     }
