@@ -81,8 +81,9 @@ for t in "${targets[@]}"; do
   cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+')
   echo "   runs: ${runs:-?}, exec/s: ${rate:-?}, ${cov:-}"
   if [ $rc -ne 0 ]; then
-    echo "   FAILED (exit $rc); last lines of the log:"
-    grep -E 'panicked|ERROR|SUMMARY|Test unit written|Minimize test case' "$log" | head -n 10 | sed 's/^/   /'
+    echo "   FAILED (exit $rc), from the log:"
+    grep -E -A3 'panicked at' "$log" | head -n 8 | cut -c1-300 | sed 's/^/   /'
+    grep -E 'ERROR: libFuzzer|ERROR: AddressSanitizer|Test unit written' "$log" | head -n 4 | sed 's/^/   /'
     failed+=("$t")
   fi
 done
