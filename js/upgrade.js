@@ -192,8 +192,13 @@ function findError(server, req) {
   } catch (err) {
     return refusal(
       400,
-      `Invalid "Sec-WebSocket-Extensions" header (${err.message}): it must ` +
-        'be a comma-separated list of extensions with parameters'
+      err instanceof SyntaxError
+        ? `Invalid "Sec-WebSocket-Extensions" header (${err.message}): it ` +
+            'must be a comma-separated list of extensions with parameters'
+        : 'No acceptable permessage-deflate offer in the ' +
+            `"Sec-WebSocket-Extensions" header (${err.message}): the ` +
+            "client's parameters do not fit the server's perMessageDeflate " +
+            'options'
     );
   }
 

@@ -42,7 +42,8 @@ for side in $sides; do
   echo "== autobahn: $side on 127.0.0.1:$port"
 
   if [ "$side" = server ]; then
-    node "$root/scripts/autobahn-echo-server.js" "$port" &
+    # With permessage-deflate, so that groups 12 and 13 test it.
+    node "$root/scripts/autobahn-echo-server.js" "$port" --deflate &
     server_pid=$!
     # Wait (bounded) until the echo server listens.
     for _ in $(seq 1 50); do

@@ -18,8 +18,25 @@ use crate::permessage_deflate::{
 /// Up to this size, a buffer is copied into a new JS Buffer and the Rust
 /// one reused; above, the Rust allocation becomes the Buffer's memory.
 const COPY_LIMIT: usize = 64 * 1024;
-/// The largest scratch buffer a Deflater keeps between calls.
+/// The largest scratch buffer kept between calls.
 const MAX_SCRATCH: usize = 256 * 1024;
+
+thread_local! {
+    /// The output buffer of `compress` and `inflate`, shared by every
+    /// Deflater and Inflater of the thread (the calls are synchronous), so
+    /// that idle connections hold none.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_scratch() -> Vec<u8> {
+    SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+fn give_scratch(buf: Option<Vec<u8>>) {
+    if let Some(buf) = buf.filter(|b| b.capacity() <= MAX_SCRATCH) {
+        SCRATCH.with(|s| *s.borrow_mut() = buf);
+    }
+}
 
 /// Turns bytes into a JS Buffer: copied when small (the Vec is returned,
 /// to be reused), else handed over without a copy.
@@ -174,7 +191,6 @@ pub struct DeflaterOptions {
 #[napi(js_name = "Deflater")]
 pub struct NativeDeflater {
     inner: Compressor,
-    scratch: Vec<u8>,
 }
 
 #[napi]
@@ -208,7 +224,6 @@ impl NativeDeflater {
             .map_err(|e| throw(&env, JsErrorClass::RangeError, &e.to_string()))?;
         Ok(NativeDeflater {
             inner: Compressor::new(opts, nct),
-            scratch: Vec::new(),
         })
     }
 
@@ -221,16 +236,12 @@ impl NativeDeflater {
         data: Uint8ArraySlice<'_>,
         fin: bool,
     ) -> Result<BufferSlice<'e>> {
-        let mut out = std::mem::take(&mut self.scratch);
+        let mut out = take_scratch();
         self.inner
             .compress(data.as_ref(), fin, &mut out)
             .map_err(|e| throw(env, JsErrorClass::Error, &e.to_string()))?;
         let (buffer, reusable) = hand_over(env, out)?;
-        if let Some(buf) = reusable {
-            if buf.capacity() <= MAX_SCRATCH {
-                self.scratch = buf;
-            }
-        }
+        give_scratch(reusable);
         Ok(buffer)
     }
 
@@ -238,7 +249,6 @@ impl NativeDeflater {
     #[napi]
     pub fn close(&mut self) {
         self.inner.close();
-        self.scratch = Vec::new();
     }
 }
 
@@ -259,7 +269,6 @@ pub struct InflaterOptions {
 #[napi(js_name = "Inflater")]
 pub struct NativeInflater {
     inner: Decompressor,
-    out: Vec<u8>,
     max_payload: u64,
 }
 
@@ -277,7 +286,6 @@ impl NativeInflater {
         };
         NativeInflater {
             inner: Decompressor::new(bits, nct),
-            out: Vec::new(),
             max_payload: max,
         }
     }
@@ -293,7 +301,7 @@ impl NativeInflater {
         data: Uint8ArraySlice<'_>,
         fin: bool,
     ) -> Result<Either<BufferSlice<'e>, u32>> {
-        let mut out = std::mem::take(&mut self.out);
+        let mut out = take_scratch();
         let mut result = self
             .inner
             .inflate(data.as_ref(), &mut out, self.max_payload);
@@ -306,14 +314,12 @@ impl NativeInflater {
                 InflateError::Data(message) => ErrorId::from_inflate_message(message),
             };
             self.inner.close();
+            out.clear();
+            give_scratch(Some(out));
             return Ok(Either::B(id as u32));
         }
         let (buffer, reusable) = hand_over(env, out)?;
-        if let Some(buf) = reusable {
-            if buf.capacity() <= MAX_SCRATCH {
-                self.out = buf;
-            }
-        }
+        give_scratch(reusable);
         Ok(Either::A(buffer))
     }
 
@@ -321,6 +327,5 @@ impl NativeInflater {
     #[napi]
     pub fn close(&mut self) {
         self.inner.close();
-        self.out = Vec::new();
     }
 }
