@@ -52,6 +52,16 @@ const enabled =
 const perSocket = process.env.WS_NATIVE_BATCH === 'socket';
 
 //
+// libuv streams before 1.52 read on to the end of stream when a hang-up
+// comes with a short read (libuv/libuv#4997 dropped this): follow the
+// libuv Node runs on, so that `'end'` comes in the same loop turn.
+//
+const eofOnHangup = (() => {
+  const [major, minor] = process.versions.uv.split('.').map(Number);
+  return major === 1 && minor < 52;
+})();
+
+//
 // Open connections by id; records of a closed one are dropped.
 //
 const conns = [];
@@ -127,7 +137,7 @@ function canTakeOver(socket) {
 function takeOver(socket, head) {
   if (records === null) {
     records = new Uint32Array(4 * RECORDS);
-    native.init(onBatch, records, perSocket);
+    native.init(onBatch, records, perSocket, eofOnHangup);
   }
 
   const handle = socket._handle;

@@ -73,7 +73,9 @@ fn errno_error(context: &str, errno: i32) -> Error {
 /// called once per batch, with `count` records of 4 u32 (connection id,
 /// type, a, b) written into `records` (see src/transport/socket.rs for the
 /// types). With `perSocket`, each connection's events are delivered from
-/// its own poll callback instead of once per loop wakeup. Calling it again
+/// its own poll callback instead of once per loop wakeup. `eofOnHangup`
+/// (default true) reads on to the end of stream on a hang-up after our FIN,
+/// as libuv streams before 1.52 do. Calling it again
 /// replaces the callback and the records array.
 #[napi(js_name = "nativeInit")]
 pub fn native_init(
@@ -81,8 +83,10 @@ pub fn native_init(
     callback: Function<'_>,
     records: Uint32ArraySlice<'_>,
     per_socket: Option<bool>,
+    eof_on_hangup: Option<bool>,
 ) -> Result<()> {
     let per_socket = per_socket.unwrap_or(false);
+    let eof_on_hangup = eof_on_hangup.unwrap_or(true);
     let raw = env.raw();
     let words = records.as_ref().len();
     let capacity = (words / RECORD_WORDS).saturating_sub(RECORD_SLACK);
@@ -143,6 +147,7 @@ pub fn native_init(
             let old = std::mem::replace(&mut s.js, js);
             s.transport.set_record_capacity(capacity);
             s.transport.per_socket = per_socket;
+            s.transport.eof_on_hangup = eof_on_hangup;
             return Ok::<_, Error>(Some(old));
         }
         let mut lp = ptr::null_mut();
@@ -153,6 +158,7 @@ pub fn native_init(
         let mut transport = unsafe { Transport::new(lp, capacity, on_poll, on_check) }
             .map_err(|e| errno_error("uv", e))?;
         transport.per_socket = per_socket;
+        transport.eof_on_hangup = eof_on_hangup;
         *state = Some(State { transport, js });
         // SAFETY: `cleanup` only touches this thread's local.
         ok(unsafe { sys::napi_add_env_cleanup_hook(raw, Some(cleanup), ptr::null_mut()) })?;

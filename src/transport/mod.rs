@@ -47,6 +47,10 @@ pub struct Transport {
     /// Deliver each connection's events from its own poll callback rather
     /// than once per wakeup.
     pub per_socket: bool,
+    /// On a hang-up after our FIN, read on to the end of stream in the same
+    /// event, as libuv < 1.52 streams do (libuv/libuv#4997 dropped that):
+    /// `'end'` then comes in the same loop turn as with a `net.Socket`.
+    pub eof_on_hangup: bool,
     poll_cb: PollCb,
     check_cb: CheckCb,
     delivering: bool,
@@ -73,6 +77,7 @@ impl Transport {
             record_capacity: record_capacity.max(RECORDS_PER_EVENT),
             check: Some(check),
             per_socket: false,
+            eof_on_hangup: true,
             poll_cb,
             check_cb,
             delivering: false,
@@ -145,7 +150,7 @@ impl Transport {
                 slot.conn.on_writable(&mut self.batch);
             }
             if events & (socket::WANT_READ | socket::WANT_HANGUP) != 0 {
-                let hangup = events & socket::WANT_HANGUP != 0;
+                let hangup = self.eof_on_hangup && events & socket::WANT_HANGUP != 0;
                 slot.conn.on_readable(&mut self.batch, hangup);
             }
         }
