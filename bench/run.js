@@ -32,7 +32,8 @@ const help = () => `Usage: npm run bench [-- options]    (or node bench/run.js [
   --duration S         measured seconds per cell (default 2.5, quick 0.4)
   --warmup S           unmeasured seconds before (default 0.5, quick 0.2)
   --tests LIST         comma-separated, from: ${Object.keys(TESTS).join(',')}
-  --servers LIST       comma-separated, from: ws-native,ws,uws (default all)
+  --servers LIST       comma-separated, from: ws-native,ws,uws (default all),
+                       and ws-native-stream (ws-native on its stream transport)
   --idle-conns N       connections for the idle test (default 2000, quick 1000)
   --no-ceiling         skip the generator's ceiling (loadgen serve)
   --no-pin             do not pin with taskset
@@ -85,7 +86,7 @@ const TESTS = {
 
 const SERVER_LABEL = {
   'ws-native': 'ws-native',
-  'ws-native-native': 'ws-native (native transport)',
+  'ws-native-stream': 'ws-native (stream transport)',
   ws: 'ws 8',
   uws: 'uWS.js',
   ceiling: 'ceiling'

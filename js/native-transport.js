@@ -62,11 +62,18 @@ const eofOnHangup = (() => {
 })();
 
 //
-// Open connections by id; records of a closed one are dropped.
+// Open connections by id (records of a closed one are dropped), and the
+// records array Rust writes into. Rust has one transport per thread, so a
+// second copy of this module (a test runner that resets its module
+// registry) must share them rather than take the batches over.
 //
-const conns = [];
-let records = null;
+const kShared = Symbol.for('ws-native.native-transport');
+const shared =
+  process[kShared] || (process[kShared] = { conns: [], records: null });
+const conns = shared.conns;
 let slab = null;
+
+const kNativeSocket = Symbol('ws-native-native-socket');
 
 //
 // The outbox: frames that native connections send in a tick, framed here
@@ -131,16 +138,29 @@ function canTakeOver(socket) {
  *
  * @param {net.Socket} socket A socket that `canTakeOver()` accepted
  * @param {Buffer} head The first packet of the upgraded stream
- * @return {NativeSocket} The socket to use instead
+ * @return {(NativeSocket|null)} The socket to use instead, or `null` if the
+ *     descriptor could not be taken (the socket is left untouched)
  * @public
  */
 function takeOver(socket, head) {
-  if (records === null) {
-    records = new Uint32Array(4 * RECORDS);
-    native.init(onBatch, records, perSocket, eofOnHangup);
+  if (shared.records === null) {
+    shared.records = new Uint32Array(4 * RECORDS);
+    native.init(onBatch, shared.records, perSocket, eofOnHangup);
   }
 
   const handle = socket._handle;
+  let id;
+
+  //
+  // First, as it may fail (out of descriptors): the socket is then left as
+  // it was, for the stream transport. No I/O callback can run before the
+  // shell stops reading below.
+  //
+  try {
+    id = native.adopt(handle.fd);
+  } catch {
+    return null;
+  }
 
   //
   // The shell must never read again, whatever calls `resume()` on it
@@ -164,8 +184,6 @@ function takeOver(socket, head) {
     if (chunk === null) break;
     chunks.push(chunk);
   }
-
-  const id = native.adopt(handle.fd);
 
   return new NativeSocket(socket, id, chunks);
 }
@@ -257,21 +275,27 @@ function addToOutbox(socket, data, flags, cb) {
   }
 
   //
-  // The payload goes after room for the longest header, then the header
-  // right before it.
+  // The header's size is known before the payload is written, so that the
+  // frames of a connection sit back to back (one buffer for its writev).
+  // Only a string of 42 to 125 characters may need its byte length.
   //
-  const payloadStart = outboxOffset + 4;
-  const length =
-    payload === null
-      ? outbox.utf8Write(data, payloadStart)
-      : (outbox.set(payload, payloadStart), payload.length);
-  let start;
+  let length =
+    payload !== null
+      ? payload.length
+      : data.length * 3 < 126
+        ? 0
+        : data.length >= 126
+          ? 126
+          : Buffer.byteLength(data);
+  const start = outboxOffset;
+  const payloadStart = start + (length < 126 ? 2 : 4);
+
+  if (payload === null) length = outbox.utf8Write(data, payloadStart);
+  else outbox.set(payload, payloadStart);
 
   if (length < 126) {
-    start = payloadStart - 2;
     outbox[start + 1] = length;
   } else {
-    start = payloadStart - 4;
     outbox[start + 1] = 126;
     outbox[start + 2] = length >>> 8;
     outbox[start + 3] = length & 0xff;
@@ -381,6 +405,8 @@ function readStartDisabled() {
  * @private
  */
 function onBatch(buffer, count) {
+  const records = shared.records;
+
   //
   // Rust keeps reading into a slab after handing it over: it must never be
   // detached (transferred to a worker), which would free its memory.
@@ -527,8 +553,8 @@ class NativeSocket extends EventEmitter {
     this._queued = 0;
     this._callbacks = [];
     this._corked = 0;
-    this._corkedBuffers = [];
-    this._corkedCallbacks = [];
+    this._corkedBuffers = null;
+    this._corkedCallbacks = null;
     this._corkedLength = 0;
     this._ending = false;
     this._finished = false;
@@ -550,8 +576,13 @@ class NativeSocket extends EventEmitter {
     conns[id] = this;
 
     shell.on('error', NOOP);
-    shell.once('close', onShellClose.bind(this));
-    shell.on('timeout', onShellTimeout.bind(this));
+    //
+    // Plain functions rather than bound ones: an idle connection should
+    // cost little.
+    //
+    shell[kNativeSocket] = this;
+    shell.once('close', onShellClose);
+    shell.on('timeout', onShellTimeout);
   }
 
   //
@@ -689,6 +720,10 @@ class NativeSocket extends EventEmitter {
     return this;
   }
 
+  addListener(event, listener) {
+    return this.on(event, listener);
+  }
+
   isPaused() {
     return this._flowing === false;
   }
@@ -813,13 +848,13 @@ class NativeSocket extends EventEmitter {
 
   uncork() {
     if (this._corked === 0 || --this._corked !== 0) return;
-    if (this._corkedBuffers.length === 0) return;
+    if (this._corkedBuffers === null) return;
 
     const buffers = this._corkedBuffers;
     const callbacks = this._corkedCallbacks;
 
-    this._corkedBuffers = [];
-    this._corkedCallbacks = [];
+    this._corkedBuffers = null;
+    this._corkedCallbacks = null;
     this._corkedLength = 0;
     this._writeNow(buffers, callbacks.length === 0 ? null : callbacks);
   }
@@ -862,6 +897,11 @@ class NativeSocket extends EventEmitter {
     if (this._outboxBytes !== 0) flushOutbox();
 
     if (this._corked !== 0) {
+      if (this._corkedBuffers === null) {
+        this._corkedBuffers = [];
+        this._corkedCallbacks = [];
+      }
+
       this._corkedBuffers.push(chunk);
       this._corkedLength += chunk.length;
       if (typeof cb === 'function') this._corkedCallbacks.push(cb);
@@ -1165,16 +1205,18 @@ function emitClose(socket) {
  * @private
  */
 function onShellClose() {
-  this._shellClosed = true;
+  const socket = this[kNativeSocket];
 
-  if (!this.destroyed) {
-    if (this._outboxBytes !== 0) flushOutbox();
-    this.destroyed = true;
-    conns[this._id] = undefined;
-    native.close(this._id, false);
+  socket._shellClosed = true;
+
+  if (!socket.destroyed) {
+    if (socket._outboxBytes !== 0) flushOutbox();
+    socket.destroyed = true;
+    conns[socket._id] = undefined;
+    native.close(socket._id, false);
   }
 
-  emitClose(this);
+  emitClose(socket);
 }
 
 /**
@@ -1183,7 +1225,7 @@ function onShellClose() {
  * @private
  */
 function onShellTimeout() {
-  this.emit('timeout');
+  this[kNativeSocket].emit('timeout');
 }
 
 module.exports = {

@@ -320,7 +320,12 @@ function validateOptions(options) {
     }
 
     if (value < min || value > max) {
-      throw outOfRange(`perMessageDeflate.zlibDeflateOptions.${name}`, value, min, max);
+      throw outOfRange(
+        `perMessageDeflate.zlibDeflateOptions.${name}`,
+        value,
+        min,
+        max
+      );
     }
   }
 }

@@ -375,7 +375,8 @@ class Sender {
       // peer inflates in. The result is a new buffer that nothing else
       // holds, so it needs neither the stage nor a snapshot.
       //
-      const input = typeof data === 'string' ? stageString(data) : toBuffer(data);
+      const input =
+        typeof data === 'string' ? stageString(data) : toBuffer(data);
       const deflate = this._extensions[PerMessageDeflate.extensionName];
 
       payload = deflate.compressSync(input, (flags & FIN) !== 0);

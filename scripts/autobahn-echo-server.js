@@ -14,7 +14,8 @@ const { WebSocketServer } = require('..');
 
 const args = process.argv.slice(2);
 const deflate =
-  args.includes('--deflate') || /^(1|true|yes)$/i.test(process.env.WS_DEFLATE || '');
+  args.includes('--deflate') ||
+  /^(1|true|yes)$/i.test(process.env.WS_DEFLATE || '');
 const port = Number(args.find((arg) => !arg.startsWith('--')) || 9001);
 const wss = new WebSocketServer(
   { host: '127.0.0.1', port, perMessageDeflate: deflate },

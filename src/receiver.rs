@@ -63,7 +63,13 @@ pub const MERGE_AFTER_PIECES: u32 = 16;
 /// Compressed payload is unmasked through a buffer of this size.
 const UNMASK_BLOCK: usize = 4096;
 /// The largest buffer `recycle` keeps for the next compressed message.
-const MAX_SPARE: usize = 16 * 1024;
+const MAX_SPARE: usize = 64 * 1024;
+
+thread_local! {
+    /// A buffer to inflate the next compressed message into, shared by the
+    /// Receivers of the thread (see `recycle`).
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// The largest payload length ws accepts (2^53 - 1): the high 32 bits of a
 /// 64-bit length may be at most 2^21 - 1.
@@ -188,8 +194,6 @@ pub struct Receiver {
     inflated: Vec<u8>,
     /// Inflated messages of the current `feed` call, not taken yet.
     ready: VecDeque<Vec<u8>>,
-    /// A buffer given back by `recycle`, for the next compressed message.
-    spare: Vec<u8>,
     /// Merge the payloads of a message's frames that arrive in the same
     /// chunk into one PIECE (see `set_merge_frames`).
     merge_frames: bool,
@@ -234,7 +238,6 @@ impl Receiver {
             inflater: None,
             inflated: Vec::new(),
             ready: VecDeque::new(),
-            spare: Vec::new(),
             merge_frames: false,
             stage: Stage::Info,
             acc: [0; 8],
@@ -297,12 +300,18 @@ impl Receiver {
     }
 
     /// Gives a buffer returned by `take_inflated` back, to inflate the next
-    /// compressed message into (saves an allocation per message).
+    /// compressed message into (saves an allocation per message). It goes
+    /// to a per-thread spare, not to this connection: an idle connection
+    /// holds no buffer.
     pub fn recycle(&mut self, mut buf: Vec<u8>) {
         buf.clear();
-        // Kept only if small: it stays with the connection while idle.
-        if buf.capacity() <= MAX_SPARE && buf.capacity() > self.spare.capacity() {
-            self.spare = buf;
+        if buf.capacity() <= MAX_SPARE {
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                if buf.capacity() > spare.capacity() {
+                    *spare = buf;
+                }
+            });
         }
     }
 
@@ -321,7 +330,6 @@ impl Receiver {
             inflater.close();
         }
         self.inflated = Vec::new();
-        self.spare = Vec::new();
     }
 
     /// The error that killed this Receiver, if any.
@@ -684,9 +692,7 @@ impl Receiver {
                     }
                     if self.compressed {
                         let len = u32::try_from(self.inflated.len()).unwrap_or(u32::MAX);
-                        let next = std::mem::take(&mut self.spare);
-                        self.ready
-                            .push_back(std::mem::replace(&mut self.inflated, next));
+                        self.ready.push_back(std::mem::take(&mut self.inflated));
                         out.push(EV_INFLATED, u32::from(!text), len);
                     } else {
                         out.push(EV_MESSAGE, u32::from(!text), 0);
@@ -712,6 +718,9 @@ impl Receiver {
             // Cannot happen: a compressed message needs the inflater.
             return Err(ProtocolError::new(ErrorId::Rsv1));
         };
+        if self.inflated.capacity() == 0 {
+            self.inflated = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+        }
         let before = self.inflated.len();
         let result = if self.masked {
             let mut block = [0u8; UNMASK_BLOCK];

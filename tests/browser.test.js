@@ -150,6 +150,26 @@ function pageScript(url) {
   })()`;
 }
 
+/**
+ * Waits until the new tab has loaded `url`: evaluating earlier may run in
+ * the context of the initial about:blank, which the navigation destroys.
+ */
+async function pageLoaded(devtools, sessionId, url) {
+  const deadline = Date.now() + WAIT_MS;
+  while (Date.now() < deadline) {
+    const state = await devtools
+      .send(
+        'Runtime.evaluate',
+        { expression: 'location.href + " " + document.readyState', returnByValue: true },
+        sessionId
+      )
+      .catch(() => null);
+    if (state && state.result && state.result.value === `${url} complete`) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} did not load`);
+}
+
 describe('a real browser (chromium headless)', { skip }, () => {
   let browser;
   let devtools;
@@ -225,6 +245,7 @@ describe('a real browser (chromium headless)', { skip }, () => {
       });
 
       try {
+        await pageLoaded(devtools, sessionId, `http://127.0.0.1:${port}/`);
         const { result, exceptionDetails } = await devtools.send(
           'Runtime.evaluate',
           {
