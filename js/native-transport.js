@@ -581,7 +581,7 @@ class NativeSocket extends EventEmitter {
     // cost little.
     //
     shell[kNativeSocket] = this;
-    shell.once('close', onShellClose);
+    shell.on('close', onShellClose);
     shell.on('timeout', onShellTimeout);
   }
 
@@ -642,8 +642,12 @@ class NativeSocket extends EventEmitter {
     return this._finished;
   }
 
+  //
+  // Frames in the outbox are not counted: the sender counts their payload
+  // (`bufferedAmount` adds both), as it does for the frames it batches.
+  //
   get writableLength() {
-    return this._queued + this._corkedLength + this._outboxBytes;
+    return this._queued + this._corkedLength;
   }
 
   get writableNeedDrain() {

@@ -431,7 +431,6 @@ class WebSocketServer extends EventEmitter {
     //
     this.emit('headers', lines, req);
 
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     socket.removeListener('error', destroySocket);
 
     ws.setSocket(socket, head, {
@@ -442,6 +441,13 @@ class WebSocketServer extends EventEmitter {
       maxPayload: this.options.maxPayload,
       skipUTF8Validation: this.options.skipUTF8Validation
     });
+
+    //
+    // Written through the connection's socket, after `setSocket()`: with the
+    // native transport, Rust writes it, without the stream machinery. No
+    // frame can go out before it, as the application gets `ws` after this.
+    //
+    ws._socket.write(`${lines.join('\r\n')}\r\n\r\n`);
 
     if (this.clients) {
       this.clients.add(ws);
