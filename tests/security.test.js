@@ -132,7 +132,11 @@ describe('CVE-2024-37890: more headers than maxHeadersCount', () => {
       const { status } = await next.head();
       return { refused, next: status };
     });
-    assert.match(result.refused, /^HTTP\/1\.1 400 /);
+    //
+    // Node 20 hands the request on and ws answers 400; Node 22+ refuses it
+    // with 431 before any listener runs. Either way it is refused cleanly.
+    //
+    assert.match(result.refused, /^HTTP\/1\.1 (400|431) /);
     assert.equal(result.next, 101);
   });
 
@@ -149,10 +153,20 @@ describe('CVE-2024-37890: more headers than maxHeadersCount', () => {
     });
 
     const port = await listenHttp(server);
-    const raw = new RawClient(port);
-    await raw.closed;
-    // Without a readable Upgrade header it is a plain request: 426.
-    assert.deepEqual(results, [[false, 426]]);
+    const reply = await rawExchange(
+      port,
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        'Sec-WebSocket-Version: 13\r\n\r\n'
+    );
+
+    if (results.length === 0) {
+      // Node 22+ refuses the request itself, before 'upgrade' is emitted.
+      assert.match(reply, /^HTTP\/1\.1 431 /);
+    } else {
+      // Without a readable Upgrade header it is a plain request: 426.
+      assert.deepEqual(results, [[false, 426]]);
+    }
   });
 });
 
