@@ -420,28 +420,7 @@ class WebSocket extends EventEmitter {
    * @public
    */
   ping(data, mask, cb) {
-    if (this.readyState === CONNECTING) {
-      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    }
-
-    if (typeof data === 'function') {
-      cb = data;
-      data = mask = undefined;
-    } else if (typeof mask === 'function') {
-      cb = mask;
-      mask = undefined;
-    }
-
-    if (typeof data === 'number') data = data.toString();
-
-    if (this.readyState !== OPEN) {
-      sendAfterClose(this, data, cb);
-      return;
-    }
-
-    if (mask === undefined) mask = !this._isServer;
-    this._sender.ping(data || EMPTY_BUFFER, mask, cb);
-    checkBufferedAmount(this);
+    sendControl(this, 'ping', data, mask, cb);
   }
 
   /**
@@ -453,28 +432,7 @@ class WebSocket extends EventEmitter {
    * @public
    */
   pong(data, mask, cb) {
-    if (this.readyState === CONNECTING) {
-      throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    }
-
-    if (typeof data === 'function') {
-      cb = data;
-      data = mask = undefined;
-    } else if (typeof mask === 'function') {
-      cb = mask;
-      mask = undefined;
-    }
-
-    if (typeof data === 'number') data = data.toString();
-
-    if (this.readyState !== OPEN) {
-      sendAfterClose(this, data, cb);
-      return;
-    }
-
-    if (mask === undefined) mask = !this._isServer;
-    this._sender.pong(data || EMPTY_BUFFER, mask, cb);
-    checkBufferedAmount(this);
+    sendControl(this, 'pong', data, mask, cb);
   }
 
   /**
@@ -611,6 +569,42 @@ module.exports = WebSocket;
 function toArray(value) {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * Sends a ping or a pong, with ws's argument shuffling and its rules for a
+ * connection that is not open.
+ *
+ * @param {WebSocket} websocket The WebSocket instance
+ * @param {String} kind `'ping'` or `'pong'`
+ * @param {*} [data] The data to send
+ * @param {Boolean|Function} [mask] Whether or not to mask `data`, or `cb`
+ * @param {Function} [cb] Callback which is executed when the frame is sent
+ * @private
+ */
+function sendControl(websocket, kind, data, mask, cb) {
+  if (websocket.readyState === CONNECTING) {
+    throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+  }
+
+  if (typeof data === 'function') {
+    cb = data;
+    data = mask = undefined;
+  } else if (typeof mask === 'function') {
+    cb = mask;
+    mask = undefined;
+  }
+
+  if (typeof data === 'number') data = data.toString();
+
+  if (websocket.readyState !== OPEN) {
+    sendAfterClose(websocket, data, cb);
+    return;
+  }
+
+  if (mask === undefined) mask = !websocket._isServer;
+  websocket._sender[kind](data || EMPTY_BUFFER, mask, cb);
+  checkBufferedAmount(websocket);
 }
 
 /**
