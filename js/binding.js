@@ -99,7 +99,15 @@ module.exports = {
           setReading: addon.nativeSetReading,
           setRef: addon.nativeSetRef,
           close: addon.nativeClose,
-          openCount: addon.nativeOpenCount
+          openCount: addon.nativeOpenCount,
+          listen: addon.nativeListen,
+          listenerAddress: addon.nativeListenerAddress,
+          listenerClose: addon.nativeListenerClose,
+          listenerPause: addon.nativeListenerPause,
+          listenerSweep: addon.nativeListenerSweep,
+          addresses: addon.nativeAddresses,
+          setNoDelay: addon.nativeSetNoDelay,
+          setKeepAlive: addon.nativeSetKeepAlive
         }
       : null,
   errors:

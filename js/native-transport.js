@@ -36,6 +36,9 @@ const REC_EOF = 2;
 const REC_ERROR = 3;
 const REC_WRITTEN = 4;
 const REC_FINISHED = 5;
+const REC_UPGRADE = 6;
+const REC_HANDOFF = 7;
+const REC_LISTEN_ERROR = 8;
 
 const RECORDS = 4096;
 const HIGH_WATER_MARK = 16 * 1024;
@@ -69,8 +72,10 @@ const eofOnHangup = (() => {
 //
 const kShared = Symbol.for('ws-native.native-transport');
 const shared =
-  process[kShared] || (process[kShared] = { conns: [], records: null });
+  process[kShared] ||
+  (process[kShared] = { conns: [], listeners: [], records: null });
 const conns = shared.conns;
+const listeners = shared.listeners;
 let slab = null;
 
 const kNativeSocket = Symbol('ws-native-native-socket');
@@ -143,10 +148,7 @@ function canTakeOver(socket) {
  * @public
  */
 function takeOver(socket, head) {
-  if (shared.records === null) {
-    shared.records = new Uint32Array(4 * RECORDS);
-    native.init(onBatch, shared.records, perSocket, eofOnHangup);
-  }
+  init();
 
   const handle = socket._handle;
   let id;
@@ -186,6 +188,63 @@ function takeOver(socket, head) {
   }
 
   return new NativeSocket(socket, id, chunks);
+}
+
+/**
+ * Sets the transport up on first use.
+ *
+ * @private
+ */
+function init() {
+  if (shared.records === null) {
+    shared.records = new Uint32Array(4 * RECORDS);
+    native.init(onBatch, shared.records, perSocket, eofOnHangup);
+  }
+}
+
+/**
+ * Registers a native listener (js/native-listener.js) under its id, for
+ * the records of its connections.
+ *
+ * @param {Number} id The listener id
+ * @param {NativeListener} listener The listener
+ * @public
+ */
+function addListener(id, listener) {
+  listeners[id] = listener;
+}
+
+/**
+ * @param {Number} id The listener id
+ * @public
+ */
+function removeListener(id) {
+  listeners[id] = undefined;
+}
+
+/**
+ * Handles a record of a native listener.
+ *
+ * @param {Number} kind The record type
+ * @param {Number} lid The listener id
+ * @param {Number} id The connection id (or descriptor, or listener id)
+ * @param {Buffer} buffer The batch's bytes
+ * @param {Number} a The record's third number
+ * @param {Number} b The record's fourth number
+ * @private
+ */
+function onListenerRecord(kind, lid, id, buffer, a, b) {
+  const listener = listeners[lid];
+
+  if (kind === REC_UPGRADE) {
+    if (listener === undefined) native.close(id, false);
+    else listener._onUpgrade(id, buffer.subarray(a, b));
+  } else if (kind === REC_HANDOFF) {
+    if (listener === undefined) require('fs').closeSync(id);
+    else listener._onHandoff(id);
+  } else if (kind === REC_LISTEN_ERROR && listener !== undefined) {
+    listener._onAcceptError(a);
+  }
 }
 
 /**
@@ -429,6 +488,20 @@ function onBatch(buffer, count) {
     try {
       while (i < count) {
         const r = 4 * i++;
+        const type = records[r + 1];
+
+        if ((type & 0xff) >= REC_UPGRADE) {
+          onListenerRecord(
+            type & 0xff,
+            type >>> 8,
+            records[r],
+            buffer,
+            records[r + 2],
+            records[r + 3]
+          );
+          continue;
+        }
+
         const socket = conns[records[r]];
 
         if (socket === undefined) continue;
@@ -999,10 +1072,24 @@ class NativeSocket extends EventEmitter {
   /**
    * Ends the write side: the FIN goes out once what is queued is written.
    *
+   * @param {(Buffer|String)} [chunk] Data to write first
+   * @param {String} [encoding] The encoding of a string
    * @param {Function} [cb] A `'finish'` listener
    * @return {NativeSocket} this
    */
-  end(cb) {
+  end(chunk, encoding, cb) {
+    if (typeof chunk === 'function') {
+      cb = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+
+    if (chunk != null && !this._ending && !this.destroyed) {
+      this.write(chunk, encoding);
+    }
+
     if (typeof cb === 'function') this.once('finish', cb);
     if (this._ending || this.destroyed) return this;
 
@@ -1235,7 +1322,10 @@ function onShellTimeout() {
 module.exports = {
   NativeSender,
   NativeSocket,
+  addListener,
   canTakeOver,
   enabled,
+  init,
+  removeListener,
   takeOver
 };

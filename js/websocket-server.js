@@ -8,6 +8,7 @@ const { Duplex } = require('stream');
 
 const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
+const nativeListener = require('./native-listener');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
 const { acceptKey, validateUpgrade } = require('./binding');
@@ -138,6 +139,7 @@ class WebSocketServer extends EventEmitter {
     }
 
     this._server = null;
+    this._listener = null;
     this._removeListeners = null;
     this._listenCheck = null;
 
@@ -146,12 +148,23 @@ class WebSocketServer extends EventEmitter {
         httpServerOptions(options),
         answerUpgradeRequired
       );
-      this._server.listen(
-        options.port,
-        options.host,
-        options.backlog,
-        callback
-      );
+
+      //
+      // Rust listens and upgrades plain requests itself; the HTTP server
+      // gets every other connection (js/native-listener.js).
+      //
+      if (nativeListener.canListen(options)) {
+        this._listener = new nativeListener.NativeListener(this, this._server);
+        if (callback) this._server.once('listening', callback);
+        this._listener.listen(options.port, options.host, options.backlog);
+      } else {
+        this._server.listen(
+          options.port,
+          options.host,
+          options.backlog,
+          callback
+        );
+      }
     } else if (options.server) {
       this._server = options.server;
 
@@ -199,6 +212,8 @@ class WebSocketServer extends EventEmitter {
       throw new Error('The server is operating in "noServer" mode');
     }
 
+    if (this._listener) return this._listener.address();
+
     return this._server ? this._server.address() : null;
   }
 
@@ -239,7 +254,14 @@ class WebSocketServer extends EventEmitter {
       // We created the HTTP server, so we close it, and we are closed when it
       // is: `server.close()` waits for every connection, upgraded ones too.
       //
-      server.close(() => emitClose(this));
+      if (this._listener) {
+        const listener = this._listener;
+
+        this._listener = null;
+        listener.close(() => emitClose(this));
+      } else {
+        server.close(() => emitClose(this));
+      }
     } else if (this.clients && this.clients.size) {
       this._shouldEmitClose = true;
     } else {

@@ -16,7 +16,10 @@ use napi::bindgen_prelude::{Float64ArraySlice, Function, Uint32ArraySlice, Uint8
 use napi::{sys, Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
-use crate::transport::{socket, uv::Poll, Transport, RECORD_WORDS};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::transport::{listener, socket, uv::Poll, Callbacks, Transport, RECORD_WORDS};
 
 /// Records kept free in the JS array beyond what the transport fills
 /// before it flushes (errors found while JS runs are added late).
@@ -155,8 +158,19 @@ pub fn native_init(
         ok(unsafe { sys::napi_get_uv_event_loop(raw, &mut lp) })?;
         // SAFETY: `lp` is the loop of this thread's environment, and the
         // transport stays in this thread's local.
-        let mut transport = unsafe { Transport::new(lp, capacity, on_poll, on_check) }
-            .map_err(|e| errno_error("uv", e))?;
+        let mut transport = unsafe {
+            Transport::new(
+                lp,
+                capacity,
+                Callbacks {
+                    poll: on_poll,
+                    check: on_check,
+                    listen: on_listen,
+                    pending: on_pending,
+                },
+            )
+        }
+        .map_err(|e| errno_error("uv", e))?;
         transport.per_socket = per_socket;
         transport.eof_on_hangup = eof_on_hangup;
         *state = Some(State { transport, js });
@@ -266,6 +280,30 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
     if flush_now == Some(true) {
         deliver();
     }
+}
+
+unsafe extern "C" fn on_listen(handle: *mut c_void, _status: i32, _events: i32) {
+    // SAFETY: libuv passes the handle of a live `Poll`.
+    let id = unsafe { Poll::slot_of(handle) } as u32;
+    if with(|s| s.transport.needs_slab()) == Some(true) {
+        refill();
+    }
+    with(|s| {
+        s.transport.on_listen(id);
+        s.transport.schedule();
+    });
+}
+
+unsafe extern "C" fn on_pending(handle: *mut c_void, _status: i32, _events: i32) {
+    // SAFETY: libuv passes the handle of a live `Poll`.
+    let id = unsafe { Poll::slot_of(handle) } as u32;
+    if with(|s| s.transport.needs_slab()) == Some(true) {
+        refill();
+    }
+    with(|s| {
+        s.transport.on_pending(id);
+        s.transport.schedule();
+    });
 }
 
 unsafe extern "C" fn on_check(_handle: *mut c_void) {
@@ -542,4 +580,113 @@ pub fn native_close(id: u32, abort: bool) {
 #[napi(js_name = "nativeOpenCount")]
 pub fn native_open_count() -> u32 {
     with(|s| s.transport.open_count() as u32).unwrap_or(0)
+}
+
+/// A socket address as Node reports it.
+#[napi(object)]
+pub struct AddressInfo {
+    pub address: String,
+    pub family: String,
+    pub port: u32,
+}
+
+fn address_info(addr: SocketAddr) -> AddressInfo {
+    AddressInfo {
+        address: addr.ip().to_string(),
+        family: if addr.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
+        port: u32::from(addr.port()),
+    }
+}
+
+/// Listens on `host` (an IP address) and `port` with the native listener
+/// of `port` mode; returns the listener id, or -errno. Its connections
+/// come in batches as UPGRADE records (a valid upgrade request, already
+/// read) and HANDOFF records (a descriptor for Node's HTTP server).
+#[napi(js_name = "nativeListen")]
+pub fn native_listen(host: String, port: u32, backlog: i32) -> f64 {
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return -f64::from(libc::EINVAL);
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return -f64::from(libc::EINVAL);
+    };
+    let addr = listener::socket_addr(ip, port);
+    match with(|s| s.transport.listen(&addr, backlog)) {
+        Some(Ok(id)) => f64::from(id),
+        Some(Err(e)) => -f64::from(e),
+        None => -f64::from(libc::ENOSYS),
+    }
+}
+
+/// The address a listener is bound to.
+#[napi(js_name = "nativeListenerAddress")]
+pub fn native_listener_address(id: u32) -> Option<AddressInfo> {
+    with(|s| s.transport.listener_addr(id))
+        .flatten()
+        .map(address_info)
+}
+
+/// Closes a listener (and the connections it has not handed over yet).
+#[napi(js_name = "nativeListenerClose")]
+pub fn native_listener_close(id: u32) {
+    with(|s| s.transport.close_listener(id));
+}
+
+/// Pauses or resumes accepting.
+#[napi(js_name = "nativeListenerPause")]
+pub fn native_listener_pause(id: u32, paused: bool) {
+    with(|s| s.transport.pause_listener(id, paused));
+}
+
+/// Descriptors of a listener's connections that have sent nothing for
+/// `ms` milliseconds, now JS's (for Node's HTTP server).
+#[napi(js_name = "nativeListenerSweep")]
+pub fn native_listener_sweep(id: u32, ms: u32) -> Vec<i32> {
+    with(|s| s.transport.sweep(id, Duration::from_millis(u64::from(ms)))).unwrap_or_default()
+}
+
+/// The peer's and the local address of a connection the listener accepted.
+#[napi(object)]
+pub struct ConnAddresses {
+    pub remote: Option<AddressInfo>,
+    pub local: Option<AddressInfo>,
+}
+
+#[napi(js_name = "nativeAddresses")]
+pub fn native_addresses(id: u32) -> Option<ConnAddresses> {
+    let fd = with(|s| s.transport.conn_fd(id)).flatten()?;
+    let fd = BorrowedRaw(fd);
+    Some(ConnAddresses {
+        remote: listener::peer_addr(&fd).map(address_info),
+        local: listener::local_addr(&fd).map(address_info),
+    })
+}
+
+/// A descriptor borrowed for one call.
+struct BorrowedRaw(i32);
+
+impl std::os::fd::AsRawFd for BorrowedRaw {
+    fn as_raw_fd(&self) -> i32 {
+        self.0
+    }
+}
+
+/// `setNoDelay()` on a connection: 0, or -errno.
+#[napi(js_name = "nativeSetNoDelay")]
+pub fn native_set_no_delay(id: u32, on: bool) -> i32 {
+    match with(|s| s.transport.conn_fd(id)).flatten() {
+        Some(fd) => listener::set_no_delay(fd, on)
+            .map_or_else(|e| -e.raw_os_error().unwrap_or(libc::EIO), |()| 0),
+        None => -libc::EBADF,
+    }
+}
+
+/// `setKeepAlive()` on a connection (delay in seconds): 0, or -errno.
+#[napi(js_name = "nativeSetKeepAlive")]
+pub fn native_set_keep_alive(id: u32, on: bool, delay_secs: i32) -> i32 {
+    match with(|s| s.transport.conn_fd(id)).flatten() {
+        Some(fd) => listener::set_keep_alive(fd, on, delay_secs)
+            .map_or_else(|e| -e.raw_os_error().unwrap_or(libc::EIO), |()| 0),
+        None => -libc::EBADF,
+    }
 }

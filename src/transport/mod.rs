@@ -16,14 +16,18 @@
 //! wrong connection.
 
 pub mod fd;
+pub mod listener;
 pub mod socket;
 pub mod uv;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use napi::sys::uv_loop_s;
 
-use socket::{Batch, Conn, RECORD_LEN};
+use listener::Head;
+use socket::{Batch, Conn, RECORD_LEN, REC_HANDOFF, REC_LISTEN_ERROR, REC_UPGRADE};
 use uv::{Check, CheckCb, Poll, PollCb};
 
 /// Records one readiness event may add (written, finished, data, end).
@@ -33,6 +37,25 @@ struct Slot {
     conn: Conn,
     poll: Poll,
 }
+
+/// A listening socket of the native listener.
+struct ListenSlot {
+    fd: OwnedFd,
+    poll: Poll,
+}
+
+/// An accepted connection whose request has not been looked at yet.
+struct PendingSlot {
+    fd: OwnedFd,
+    poll: Option<Poll>,
+    listener: u32,
+    since: Instant,
+}
+
+/// Connections accepted per readiness event of a listener.
+const ACCEPTS_PER_EVENT: usize = 64;
+/// Listener ids travel in the upper 24 bits of a record's type.
+const MAX_LISTENERS: usize = 1 << 24;
 
 pub struct Transport {
     lp: *mut uv_loop_s,
@@ -54,6 +77,21 @@ pub struct Transport {
     poll_cb: PollCb,
     check_cb: CheckCb,
     delivering: bool,
+    listeners: Vec<Option<ListenSlot>>,
+    pending: Vec<Option<PendingSlot>>,
+    pending_free: Vec<u32>,
+    /// Where requests are peeked at.
+    peek_buf: Vec<u8>,
+    listen_cb: PollCb,
+    pending_cb: PollCb,
+}
+
+/// The poll callbacks of a transport.
+pub struct Callbacks {
+    pub poll: PollCb,
+    pub check: CheckCb,
+    pub listen: PollCb,
+    pub pending: PollCb,
 }
 
 impl Transport {
@@ -63,8 +101,7 @@ impl Transport {
     pub unsafe fn new(
         lp: *mut uv_loop_s,
         record_capacity: usize,
-        poll_cb: PollCb,
-        check_cb: CheckCb,
+        callbacks: Callbacks,
     ) -> Result<Transport, i32> {
         // SAFETY: the caller vouches for `lp`.
         let check = unsafe { Check::new(lp)? };
@@ -78,15 +115,27 @@ impl Transport {
             check: Some(check),
             per_socket: false,
             eof_on_hangup: true,
-            poll_cb,
-            check_cb,
+            poll_cb: callbacks.poll,
+            check_cb: callbacks.check,
             delivering: false,
+            listeners: Vec::new(),
+            pending: Vec::new(),
+            pending_free: Vec::new(),
+            peek_buf: Vec::new(),
+            listen_cb: callbacks.listen,
+            pending_cb: callbacks.pending,
         })
     }
 
     /// Takes over a duplicate of `fd`; returns the connection id.
     pub fn adopt(&mut self, fd: RawFd) -> Result<u32, i32> {
         let owned = fd::dup_nonblocking(fd).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        self.adopt_owned(owned, None)
+    }
+
+    /// Takes over `owned`, polled by `poll` if given (a pending
+    /// connection's), else by a new handle.
+    fn adopt_owned(&mut self, owned: OwnedFd, poll: Option<Poll>) -> Result<u32, i32> {
         if !self.delivering && self.batch.is_empty() {
             self.recycle();
         }
@@ -98,14 +147,22 @@ impl Transport {
                 id
             }
         };
-        // SAFETY: `self.lp` is this thread's loop (see `new`), and the
-        // descriptor is our fresh duplicate, polled by nobody else.
-        let poll = match unsafe { Poll::new(self.lp, owned.as_raw_fd(), id as usize) } {
-            Ok(p) => p,
-            Err(e) => {
-                self.free.push(id);
-                return Err(e);
+        let poll = match poll {
+            Some(mut p) => {
+                p.set_slot(id as usize);
+                // The next `set` gives the transport's callback.
+                let _ = p.set(0, self.poll_cb);
+                p
             }
+            // SAFETY: `self.lp` is this thread's loop (see `new`), and the
+            // descriptor is ours, polled by nobody else.
+            None => match unsafe { Poll::new(self.lp, owned.as_raw_fd(), id as usize) } {
+                Ok(p) => p,
+                Err(e) => {
+                    self.free.push(id);
+                    return Err(e);
+                }
+            },
         };
         self.slots[id as usize] = Some(Slot {
             conn: Conn::new(id, owned),
@@ -257,6 +314,9 @@ impl Transport {
 
     /// Closes everything (the environment is going away).
     pub fn shutdown(&mut self) {
+        for id in 0..self.listeners.len() {
+            self.close_listener(id as u32);
+        }
         for id in 0..self.slots.len() {
             self.close(id as u32, false);
         }
@@ -264,6 +324,254 @@ impl Transport {
             check.close();
         }
         self.batch = Batch::default();
+    }
+
+    /// The descriptor of a connection (socket options, addresses).
+    pub fn conn_fd(&self, id: u32) -> Option<RawFd> {
+        self.slots
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.conn.raw_fd())
+    }
+
+    //
+    // The native listener (see listener.rs).
+    //
+
+    /// Listens on `addr`; returns the listener id, or the errno.
+    pub fn listen(&mut self, addr: &SocketAddr, backlog: i32) -> Result<u32, i32> {
+        let fd = listener::bind_listen(addr, backlog)?;
+        let id = match self.listeners.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                if self.listeners.len() >= MAX_LISTENERS {
+                    return Err(libc::EMFILE);
+                }
+                self.listeners.push(None);
+                self.listeners.len() - 1
+            }
+        };
+        // SAFETY: this thread's loop (see `new`) and a new descriptor that
+        // nothing else polls.
+        let mut poll = unsafe { Poll::new(self.lp, fd.as_raw_fd(), id)? };
+        if let Err(e) = poll.set(socket::WANT_READ, self.listen_cb) {
+            poll.close();
+            return Err(e);
+        }
+        self.listeners[id] = Some(ListenSlot { fd, poll });
+        Ok(id as u32)
+    }
+
+    /// The address a listener is bound to.
+    pub fn listener_addr(&self, id: u32) -> Option<SocketAddr> {
+        let slot = self.listeners.get(id as usize)?.as_ref()?;
+        listener::local_addr(&slot.fd)
+    }
+
+    /// Stops accepting (for a while, after running out of descriptors) or
+    /// starts again.
+    pub fn pause_listener(&mut self, id: u32, paused: bool) {
+        let cb = self.listen_cb;
+        if let Some(slot) = self.listeners.get_mut(id as usize).and_then(Option::as_mut) {
+            let _ = slot
+                .poll
+                .set(if paused { 0 } else { socket::WANT_READ }, cb);
+        }
+    }
+
+    /// Closes a listener and the connections it accepted that are still
+    /// pending (Node closes idle connections on `server.close()` too).
+    pub fn close_listener(&mut self, id: u32) {
+        if let Some(slot) = self.listeners.get_mut(id as usize).and_then(Option::take) {
+            slot.poll.close();
+            drop(slot.fd);
+        }
+        for pid in 0..self.pending.len() {
+            if matches!(&self.pending[pid], Some(p) if p.listener == id) {
+                self.drop_pending(pid as u32);
+            }
+        }
+    }
+
+    /// A listener is readable: accept what waits.
+    pub fn on_listen(&mut self, id: u32) {
+        for _ in 0..ACCEPTS_PER_EVENT {
+            let Some(slot) = self.listeners.get(id as usize).and_then(Option::as_ref) else {
+                return;
+            };
+            match listener::accept(slot.fd.as_raw_fd()) {
+                Ok(Some(fd)) => {
+                    // What ws does to every connection (`setNoDelay()`).
+                    let _ = listener::set_no_delay(fd.as_raw_fd(), true);
+                    self.add_pending(id, fd);
+                }
+                Ok(None) => return,
+                Err(e)
+                    if matches!(
+                        e,
+                        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+                    ) =>
+                {
+                    // Level-triggered: polling on would spin. JS resumes it.
+                    self.pause_listener(id, true);
+                    self.batch.push(id, REC_LISTEN_ERROR, e as u32, 0);
+                    return;
+                }
+                // The peer gave up before the accept (ECONNABORTED) and the
+                // like: next one.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn add_pending(&mut self, listener: u32, fd: OwnedFd) {
+        let slot = PendingSlot {
+            fd,
+            poll: None,
+            listener,
+            since: Instant::now(),
+        };
+        let pid = match self.pending_free.pop() {
+            Some(p) => {
+                self.pending[p as usize] = Some(slot);
+                p
+            }
+            None => {
+                self.pending.push(Some(slot));
+                (self.pending.len() - 1) as u32
+            }
+        };
+        // The request is usually there already.
+        if !self.try_pending(pid) {
+            return;
+        }
+        let cb = self.pending_cb;
+        let lp = self.lp;
+        let Some(p) = self.pending.get_mut(pid as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if p.poll.is_none() {
+            // SAFETY: this thread's loop, and a descriptor only we poll.
+            if let Ok(mut poll) = unsafe { Poll::new(lp, p.fd.as_raw_fd(), pid as usize) } {
+                if poll.set(socket::WANT_READ, cb).is_ok() {
+                    p.poll = Some(poll);
+                    return;
+                }
+                poll.close();
+            }
+            // No poll handle: Node's HTTP server takes it.
+            self.hand_off(pid);
+        }
+    }
+
+    /// A pending connection is readable.
+    pub fn on_pending(&mut self, pid: u32) {
+        self.try_pending(pid);
+    }
+
+    /// Looks at what a pending connection sent; returns whether it is
+    /// still pending.
+    fn try_pending(&mut self, pid: u32) -> bool {
+        let Some(p) = self.pending.get(pid as usize).and_then(Option::as_ref) else {
+            return false;
+        };
+        let fd = p.fd.as_raw_fd();
+        let listener = p.listener;
+        if self.peek_buf.len() != listener::MAX_HEAD + 1 {
+            self.peek_buf = vec![0; listener::MAX_HEAD + 1];
+        }
+        let n = match listener::peek(fd, &mut self.peek_buf) {
+            Ok(None) => return true,
+            Ok(Some(0)) | Err(_) => {
+                // Closed before a request: nothing to answer.
+                self.drop_pending(pid);
+                return false;
+            }
+            Ok(Some(n)) => n,
+        };
+        let len = match listener::classify(&self.peek_buf[..n]) {
+            Head::Upgrade { len } => len,
+            Head::Incomplete | Head::Other => {
+                self.hand_off(pid);
+                return false;
+            }
+        };
+        if self.batch.room() < len {
+            // The next event comes with a new slab (level-triggered).
+            return true;
+        }
+        let range = self
+            .batch
+            .append_with(len, |buf| listener::consume(fd, buf));
+        let Some((start, end)) = range else {
+            self.drop_pending(pid);
+            return false;
+        };
+        let Some(p) = self.pending.get_mut(pid as usize).and_then(Option::take) else {
+            return false;
+        };
+        self.pending_free.push(pid);
+        match self.adopt_owned(p.fd, p.poll) {
+            Ok(cid) => {
+                self.batch
+                    .push(cid, REC_UPGRADE | (listener << 8), start, end);
+            }
+            Err(_) => {
+                // Out of memory for a poll handle: the socket is dropped
+                // (closed), as libuv does with a connection it cannot track.
+            }
+        }
+        false
+    }
+
+    /// Gives a pending connection to JS for Node's HTTP server, bytes
+    /// unread.
+    fn hand_off(&mut self, pid: u32) {
+        let Some(p) = self.pending.get_mut(pid as usize).and_then(Option::take) else {
+            return;
+        };
+        self.pending_free.push(pid);
+        if let Some(poll) = p.poll {
+            // Stops watching the descriptor at once (libuv forgets it), so
+            // Node's handle may watch it next.
+            poll.close();
+        }
+        let fd = p.fd.into_raw_fd();
+        self.batch
+            .push(fd as u32, REC_HANDOFF | (p.listener << 8), 0, 0);
+    }
+
+    fn drop_pending(&mut self, pid: u32) {
+        if let Some(p) = self.pending.get_mut(pid as usize).and_then(Option::take) {
+            self.pending_free.push(pid);
+            if let Some(poll) = p.poll {
+                poll.close();
+            }
+            drop(p.fd);
+        }
+    }
+
+    /// Hands to JS the descriptors of a listener's pending connections
+    /// that have sent nothing for `age`: Node's HTTP server then applies
+    /// its own timeouts to them.
+    pub fn sweep(&mut self, listener: u32, age: Duration) -> Vec<i32> {
+        let now = Instant::now();
+        let mut fds = Vec::new();
+        for pid in 0..self.pending.len() {
+            let stale = matches!(&self.pending[pid],
+                Some(p) if p.listener == listener && now.duration_since(p.since) >= age);
+            if !stale {
+                continue;
+            }
+            if let Some(p) = self.pending[pid].take() {
+                self.pending_free.push(pid as u32);
+                if let Some(poll) = p.poll {
+                    poll.close();
+                }
+                fds.push(p.fd.into_raw_fd());
+            }
+        }
+        fds
     }
 
     /// Number of open connections (for tests and debugging).

@@ -22,6 +22,16 @@ pub const REC_WRITTEN: u32 = 4;
 /// The queue drained after `end()` and the FIN went out.
 pub const REC_FINISHED: u32 = 5;
 
+/// Records of the native listener (transport/listener.rs); the listener id
+/// is in the type's upper 24 bits. `UPGRADE`: connection `id` was accepted
+/// with an upgrade request, its head in `batch.data[a..b]`.
+pub const REC_UPGRADE: u32 = 6;
+/// A connection for Node's HTTP server: `id` is its descriptor, now JS's.
+pub const REC_HANDOFF: u32 = 7;
+/// Accepting failed with errno `a` (out of descriptors): the listener
+/// paused; `id` is the listener id.
+pub const REC_LISTEN_ERROR: u32 = 8;
+
 /// `u32`s per record: connection id, type, a, b.
 pub const RECORD_LEN: usize = 4;
 
@@ -140,9 +150,25 @@ impl Batch {
 
     pub fn push(&mut self, id: u32, kind: u32, a: u32, b: u32) {
         self.records.extend_from_slice(&[id, kind, a, b]);
-        if kind != REC_DATA && kind != REC_WRITTEN {
+        if matches!(kind, REC_EOF | REC_ERROR | REC_FINISHED) {
             self.closing = true;
         }
+    }
+
+    /// Fills the next `len` bytes of the slab with `fill` and returns their
+    /// range, or `None` if they do not fit (or `fill` fails).
+    pub fn append_with(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> io::Result<()>,
+    ) -> Option<(u32, u32)> {
+        let start = self.used;
+        if self.room() < len || start + len > u32::MAX as usize {
+            return None;
+        }
+        fill(&mut self.spare()[..len]).ok()?;
+        self.used += len;
+        Some((start as u32, (start + len) as u32))
     }
 
     /// Records `slab[start..end]` as read by `id`, extending the previous

@@ -111,6 +111,13 @@ impl Poll {
         unsafe { uv_handle_get_data(handle) as usize }
     }
 
+    /// Gives the handle to another slot (its callback is given by the next
+    /// `set`, after a `set(0, ..)`).
+    pub fn set_slot(&mut self, slot: usize) {
+        // SAFETY: an initialised, open handle.
+        unsafe { uv_handle_set_data(self.handle, slot as *mut c_void) };
+    }
+
     /// Polls for `events` (`UV_READABLE` 1 | `UV_WRITABLE` 2), or stops
     /// polling if 0. Does nothing if that is already the case.
     pub fn set(&mut self, events: c_int, cb: PollCb) -> Result<(), i32> {
