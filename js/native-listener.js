@@ -586,7 +586,14 @@ class ListenerShell {
 
     this.destroyed = true;
     this.setTimeout(0);
-    process.nextTick(shellClosed, this);
+
+    //
+    // As a `net.Socket`: the server stops counting it at once (its own
+    // `'close'` may follow in the next tick), the socket's `'close'` comes
+    // once the handle is closed, in a later loop turn.
+    //
+    this._listener._connectionClosed();
+    setImmediate(shellClosed, this);
     return this;
   }
 }
@@ -605,7 +612,6 @@ function emitTimeout(shell) {
  * @private
  */
 function shellClosed(shell) {
-  shell._listener._connectionClosed();
   if (shell._onClose !== null) shell._onClose.call(shell);
 }
 
