@@ -19,7 +19,9 @@ use napi_derive::napi;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::transport::{listener, socket, uv::Poll, Callbacks, Transport, RECORD_WORDS};
+use crate::transport::{
+    listener, socket, untag, uv::Poll, Callbacks, Transport, RECORD_WORDS, TAG_LISTEN, TAG_PENDING,
+};
 
 /// Records kept free in the JS array beyond what the transport fills
 /// before it flushes (errors found while JS runs are added late).
@@ -165,8 +167,6 @@ pub fn native_init(
                 Callbacks {
                     poll: on_poll,
                     check: on_check,
-                    listen: on_listen,
-                    pending: on_pending,
                 },
             )
         }
@@ -260,7 +260,12 @@ unsafe extern "C" fn cleanup(_arg: *mut c_void) {
 
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
     // SAFETY: libuv passes the handle of a live `Poll`.
-    let id = unsafe { Poll::slot_of(handle) } as u32;
+    let (id, tag) = untag(unsafe { Poll::slot_of(handle) });
+    match tag {
+        TAG_LISTEN => return on_listen(id),
+        TAG_PENDING => return on_pending(id),
+        _ => {}
+    }
     let reads = status < 0 || events & !socket::WANT_WRITE != 0;
     if reads && with(|s| s.transport.needs_slab()) == Some(true) {
         refill();
@@ -282,9 +287,7 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
     }
 }
 
-unsafe extern "C" fn on_listen(handle: *mut c_void, _status: i32, _events: i32) {
-    // SAFETY: libuv passes the handle of a live `Poll`.
-    let id = unsafe { Poll::slot_of(handle) } as u32;
+fn on_listen(id: u32) {
     if with(|s| s.transport.needs_slab()) == Some(true) {
         refill();
     }
@@ -294,9 +297,7 @@ unsafe extern "C" fn on_listen(handle: *mut c_void, _status: i32, _events: i32) 
     });
 }
 
-unsafe extern "C" fn on_pending(handle: *mut c_void, _status: i32, _events: i32) {
-    // SAFETY: libuv passes the handle of a live `Poll`.
-    let id = unsafe { Poll::slot_of(handle) } as u32;
+fn on_pending(id: u32) {
     if with(|s| s.transport.needs_slab()) == Some(true) {
         refill();
     }

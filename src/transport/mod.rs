@@ -52,6 +52,24 @@ struct PendingSlot {
     since: Instant,
 }
 
+/// What a poll handle watches, in the low bits of its data (the slot id
+/// above them): one callback serves them all, so that a pending
+/// connection's handle becomes the connection's without a new
+/// registration with epoll.
+pub const TAG_CONN: usize = 0;
+pub const TAG_LISTEN: usize = 1;
+pub const TAG_PENDING: usize = 2;
+const TAG_BITS: usize = 2;
+
+fn tagged(id: u32, tag: usize) -> usize {
+    (id as usize) << TAG_BITS | tag
+}
+
+/// Splits a poll handle's data into (slot id, tag).
+pub fn untag(data: usize) -> (u32, usize) {
+    ((data >> TAG_BITS) as u32, data & ((1 << TAG_BITS) - 1))
+}
+
 /// Connections accepted per readiness event of a listener.
 const ACCEPTS_PER_EVENT: usize = 64;
 /// Listener ids travel in the upper 24 bits of a record's type.
@@ -82,16 +100,13 @@ pub struct Transport {
     pending_free: Vec<u32>,
     /// Where requests are peeked at.
     peek_buf: Vec<u8>,
-    listen_cb: PollCb,
-    pending_cb: PollCb,
 }
 
-/// The poll callbacks of a transport.
+/// The callbacks of a transport: `poll` for every poll handle (see
+/// [`untag`]), `check` after the poll phase.
 pub struct Callbacks {
     pub poll: PollCb,
     pub check: CheckCb,
-    pub listen: PollCb,
-    pub pending: PollCb,
 }
 
 impl Transport {
@@ -122,8 +137,6 @@ impl Transport {
             pending: Vec::new(),
             pending_free: Vec::new(),
             peek_buf: Vec::new(),
-            listen_cb: callbacks.listen,
-            pending_cb: callbacks.pending,
         })
     }
 
@@ -149,14 +162,12 @@ impl Transport {
         };
         let poll = match poll {
             Some(mut p) => {
-                p.set_slot(id as usize);
-                // The next `set` gives the transport's callback.
-                let _ = p.set(0, self.poll_cb);
+                p.set_slot(tagged(id, TAG_CONN));
                 p
             }
             // SAFETY: `self.lp` is this thread's loop (see `new`), and the
             // descriptor is ours, polled by nobody else.
-            None => match unsafe { Poll::new(self.lp, owned.as_raw_fd(), id as usize) } {
+            None => match unsafe { Poll::new(self.lp, owned.as_raw_fd(), tagged(id, TAG_CONN)) } {
                 Ok(p) => p,
                 Err(e) => {
                     self.free.push(id);
@@ -353,8 +364,9 @@ impl Transport {
         };
         // SAFETY: this thread's loop (see `new`) and a new descriptor that
         // nothing else polls.
-        let mut poll = unsafe { Poll::new(self.lp, fd.as_raw_fd(), id)? };
-        if let Err(e) = poll.set(socket::WANT_READ, self.listen_cb) {
+        let mut poll =
+            unsafe { Poll::new(self.lp, fd.as_raw_fd(), tagged(id as u32, TAG_LISTEN))? };
+        if let Err(e) = poll.set(socket::WANT_READ, self.poll_cb) {
             poll.close();
             return Err(e);
         }
@@ -371,7 +383,7 @@ impl Transport {
     /// Stops accepting (for a while, after running out of descriptors) or
     /// starts again.
     pub fn pause_listener(&mut self, id: u32, paused: bool) {
-        let cb = self.listen_cb;
+        let cb = self.poll_cb;
         if let Some(slot) = self.listeners.get_mut(id as usize).and_then(Option::as_mut) {
             let _ = slot
                 .poll
@@ -445,15 +457,22 @@ impl Transport {
         if !self.try_pending(pid) {
             return;
         }
-        let cb = self.pending_cb;
+        let cb = self.poll_cb;
         let lp = self.lp;
         let Some(p) = self.pending.get_mut(pid as usize).and_then(Option::as_mut) else {
             return;
         };
         if p.poll.is_none() {
             // SAFETY: this thread's loop, and a descriptor only we poll.
-            if let Ok(mut poll) = unsafe { Poll::new(lp, p.fd.as_raw_fd(), pid as usize) } {
-                if poll.set(socket::WANT_READ, cb).is_ok() {
+            if let Ok(mut poll) =
+                unsafe { Poll::new(lp, p.fd.as_raw_fd(), tagged(pid, TAG_PENDING)) }
+            {
+                // What the connection will want: the handle then passes
+                // to it unchanged.
+                if poll
+                    .set(socket::WANT_READ | socket::WANT_HANGUP, cb)
+                    .is_ok()
+                {
                     p.poll = Some(poll);
                     return;
                 }
