@@ -100,6 +100,16 @@ let outboxOffset = 0;
 let segments = null;
 let results = null;
 let segmentCount = 0;
+
+//
+// The last frame framed into the outbox (see `addToOutbox()`): its range,
+// where its payload starts, its flags and, for a string, the string.
+//
+let repeatStart = 0;
+let repeatEnd = -1;
+let repeatPayloadStart = 0;
+let repeatFlags = 0;
+let repeatData = null;
 let dirty = [];
 let outboxScheduled = false;
 let exitHookInstalled = false;
@@ -333,36 +343,43 @@ function addToOutbox(socket, data, flags, cb) {
     flushOutbox();
   }
 
-  //
-  // The header's size is known before the payload is written, so that the
-  // frames of a connection sit back to back (one buffer for its writev).
-  // Only a string of 42 to 125 characters may need its byte length.
-  //
-  let length =
-    payload !== null
-      ? payload.length
-      : data.length * 3 < 126
-        ? 0
-        : data.length >= 126
-          ? 126
-          : Buffer.byteLength(data);
-  const start = outboxOffset;
-  const payloadStart = start + (length < 126 ? 2 : 4);
+  let start;
+  let end;
+  let length;
 
-  if (payload === null) length = outbox.utf8Write(data, payloadStart);
-  else outbox.set(payload, payloadStart);
-
-  if (length < 126) {
-    outbox[start + 1] = length;
+  //
+  // The frame just written, sent again to another connection in the same
+  // tick (a broadcast): its bytes are shared rather than copied. The
+  // payload is compared, not just the object, as a Buffer may change
+  // between two sends.
+  //
+  if (
+    repeatEnd === outboxOffset &&
+    flags === repeatFlags &&
+    (payload === null
+      ? data === repeatData
+      : repeatData === null &&
+        payload.length === repeatEnd - repeatPayloadStart &&
+        outbox.compare(
+          payload,
+          0,
+          payload.length,
+          repeatPayloadStart,
+          repeatEnd
+        ) === 0)
+  ) {
+    start = repeatStart;
+    end = repeatEnd;
+    length = end - repeatPayloadStart;
   } else {
-    outbox[start + 1] = 126;
-    outbox[start + 2] = length >>> 8;
-    outbox[start + 3] = length & 0xff;
+    length = writeFrame(data, payload, flags);
+    start = outboxOffset;
+    end = repeatEnd = outboxOffset = repeatPayloadStart + length;
+    repeatStart = start;
+    repeatFlags = flags;
+    repeatData = payload === null ? data : null;
   }
 
-  outbox[start] = (flags & FIN ? 0x80 : 0) | (flags & 0x0f);
-
-  const end = payloadStart + length;
   const id = socket._id;
   const last = 3 * (segmentCount - 1);
 
@@ -378,8 +395,6 @@ function addToOutbox(socket, data, flags, cb) {
     segments[3 * segmentCount + 2] = end;
     segmentCount++;
   }
-
-  outboxOffset = end;
 
   if (socket._outboxBytes === 0) dirty.push(socket);
   socket._outboxBytes += end - start;
@@ -409,6 +424,50 @@ function addToOutbox(socket, data, flags, cb) {
 }
 
 /**
+ * Frames a payload at the end of the outbox (there is room for it).
+ *
+ * @param {*} data The payload as given
+ * @param {(Buffer|null)} payload The payload as a Buffer, `null` for a
+ *     string
+ * @param {Number} flags The frame's flags
+ * @return {Number} The payload's length; `repeatPayloadStart` is where it
+ *     starts
+ * @private
+ */
+function writeFrame(data, payload, flags) {
+  //
+  // The header's size is known before the payload is written, so that the
+  // frames of a connection sit back to back (one buffer for its writev).
+  // Only a string of 42 to 125 characters may need its byte length.
+  //
+  let length =
+    payload !== null
+      ? payload.length
+      : data.length * 3 < 126
+        ? 0
+        : data.length >= 126
+          ? 126
+          : Buffer.byteLength(data);
+  const start = outboxOffset;
+  const payloadStart = start + (length < 126 ? 2 : 4);
+
+  if (payload === null) length = outbox.utf8Write(data, payloadStart);
+  else outbox.set(payload, payloadStart);
+
+  if (length < 126) {
+    outbox[start + 1] = length;
+  } else {
+    outbox[start + 1] = 126;
+    outbox[start + 2] = length >>> 8;
+    outbox[start + 3] = length & 0xff;
+  }
+
+  outbox[start] = (flags & FIN ? 0x80 : 0) | (flags & 0x0f);
+  repeatPayloadStart = payloadStart;
+  return length;
+}
+
+/**
  * Writes the outbox: one call into Rust for every connection.
  *
  * @private
@@ -422,6 +481,8 @@ function flushOutbox() {
 
   segmentCount = 0;
   outboxOffset = 0;
+  repeatEnd = -1;
+  repeatData = null;
   dirty = [];
 
   native.flush(outbox, segments, count, results);

@@ -49,6 +49,8 @@ const DEFAULT_OPTIONS = {
   verifyClient: null
 };
 
+const kServer = Symbol('ws-native-server');
+
 const VERSION_ERROR = 'Missing or invalid Sec-WebSocket-Version header';
 
 //
@@ -473,13 +475,13 @@ class WebSocketServer extends EventEmitter {
 
     if (this.clients) {
       this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
 
-        if (this._shouldEmitClose && this.clients.size === 0) {
-          process.nextTick(emitClose, this);
-        }
-      });
+      //
+      // A shared listener rather than a closure: an idle connection should
+      // cost little.
+      //
+      ws[kServer] = this;
+      ws.on('close', clientOnClose);
     }
 
     if (debug.enabled) debug('= open: %s %s', req.method, req.url);
@@ -668,6 +670,21 @@ function checkListening(wss) {
 
   warnedNotListening = true;
   process.emitWarning(message, { code: 'WS_NATIVE_SERVER_NOT_LISTENING' });
+}
+
+/**
+ * The `'close'` listener of a tracked client.
+ *
+ * @private
+ */
+function clientOnClose() {
+  const wss = this[kServer];
+
+  wss.clients.delete(this);
+
+  if (wss._shouldEmitClose && wss.clients.size === 0) {
+    process.nextTick(emitClose, wss);
+  }
 }
 
 /**

@@ -279,6 +279,54 @@ describe('native transport', () => {
     });
   });
 
+  test('broadcasts in one tick: repeated, changed and interleaved payloads reach each client as sent', async () => {
+    const run = async (WS) => {
+      const { wss, port } = await listenWss(WS);
+      const clients = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const c = track(new WS.WebSocket(`ws://127.0.0.1:${port}`));
+          await onceEvent(c, 'open');
+          return c;
+        })
+      );
+      while (wss.clients.size < clients.length) await new Promise((r) => setImmediate(r));
+      const received = clients.map((c) => {
+        const got = [];
+        c.on('message', (data, isBinary) => got.push([isBinary, String(data)]));
+        return got;
+      });
+      const servers = [...wss.clients];
+      const buf = Buffer.from('shared');
+      // All in one tick: the same Buffer to everyone, then changed in place
+      // halfway, the same string twice to one client, a text and a binary
+      // frame of the same bytes, and a frame to one client in between.
+      servers.forEach((ws, i) => {
+        if (i === 4) buf.write('SHARED');
+        ws.send(buf);
+      });
+      servers.forEach((ws) => ws.send('text'));
+      servers[0].send('text');
+      servers.forEach((ws, i) => {
+        ws.send(Buffer.from('text'));
+        if (i === 2) servers[5].send('between');
+        ws.send('text', { binary: true });
+      });
+      await bounded(
+        (async () => {
+          while (received.some((got) => got.length < 4)) {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        })(),
+        'messages'
+      );
+      return received;
+    };
+    const { expected, actual } = await both(run);
+    assert.deepEqual(actual, expected);
+    assert.deepEqual(expected[0].slice(0, 3), [[true, 'shared'], [false, 'text'], [false, 'text']]);
+  });
+
   test('a listener that throws does not cost other connections their messages', async () => {
     const WS = sut();
     const { wss, port } = await listenWss(WS);
