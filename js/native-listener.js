@@ -38,6 +38,14 @@ const SWEEP_INTERVAL = 500;
 //
 const ACCEPT_RETRY_DELAY = 100;
 
+//
+// On a request Rust upgraded: its `Sec-WebSocket-Accept` value, computed in
+// Rust with the checks of the handshake, which JS then skips.
+//
+const kAccept = Symbol('ws-native-accept');
+
+const ACCEPT_LENGTH = 28;
+
 const enabled =
   nativeTransport.enabled &&
   native !== null &&
@@ -251,14 +259,17 @@ class NativeListener {
    * Rust accepted a connection with a valid upgrade request.
    *
    * @param {Number} id The connection id
-   * @param {Buffer} head The request head
+   * @param {Buffer} data The request head, then the accept key
    * @private
    */
-  _onUpgrade(id, head) {
+  _onUpgrade(id, data) {
     const server = this._server;
-    const shell = new ListenerShell(this, id, head.length);
+    const length = data.length - ACCEPT_LENGTH;
+    const shell = new ListenerShell(this, id, length);
     const socket = new nativeTransport.NativeSocket(shell, id, []);
-    const req = buildRequest(socket, head);
+    const req = buildRequest(socket, data, length);
+
+    req[kAccept] = data.latin1Slice(length, data.length);
 
     server._connections++;
 
@@ -400,12 +411,13 @@ function emitListening(listener) {
  * be a plainly formed upgrade request: one line per header, visible ASCII).
  *
  * @param {NativeSocket} socket The connection
- * @param {Buffer} head The request head, blank line included
+ * @param {Buffer} head The request head, blank line included, at its start
+ * @param {Number} length The length of the head
  * @return {http.IncomingMessage}
  * @private
  */
-function buildRequest(socket, head) {
-  const text = head.latin1Slice(0, head.length - 4);
+function buildRequest(socket, head, length) {
+  const text = head.latin1Slice(0, length - 4);
   const lines = text.split('\r\n');
   const requestLine = lines[0];
   const req = new http.IncomingMessage(socket);
@@ -615,4 +627,4 @@ function shellClosed(shell) {
   if (shell._onClose !== null) shell._onClose.call(shell);
 }
 
-module.exports = { NativeListener, canListen, enabled };
+module.exports = { NativeListener, canListen, enabled, kAccept };

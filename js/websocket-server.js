@@ -305,7 +305,11 @@ class WebSocketServer extends EventEmitter {
   handleUpgrade(req, socket, head, cb) {
     socket.on('error', destroySocket);
 
-    const failure = checkHandshake(req);
+    //
+    // Rust checked a request its listener upgraded (js/native-listener.js).
+    //
+    const failure =
+      req[nativeListener.kAccept] === undefined ? checkHandshake(req) : null;
 
     if (failure !== null) {
       const [code, message] = failure;
@@ -425,7 +429,7 @@ class WebSocketServer extends EventEmitter {
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
       'Connection: Upgrade',
-      `Sec-WebSocket-Accept: ${acceptKey(key)}`
+      `Sec-WebSocket-Accept: ${req[nativeListener.kAccept] || acceptKey(key)}`
     ];
 
     const protocol =

@@ -15,13 +15,15 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::handshake::{validate_upgrade, UpgradeRequest};
+use crate::handshake::{accept_key, validate_upgrade, UpgradeRequest};
 use crate::token::is_token_char;
 use crate::{extension, subprotocol};
 
 /// The longest request head taken natively; a longer one goes to Node,
 /// which applies its own limit (`maxHeaderSize`, 16 KiB by default).
 pub const MAX_HEAD: usize = 8 * 1024;
+/// Length of a `Sec-WebSocket-Accept` value (base64 of 20 bytes).
+pub const ACCEPT_LEN: usize = 28;
 /// The most header lines taken natively (Node's `maxHeadersCount` is 2000).
 const MAX_HEADERS: usize = 64;
 
@@ -38,8 +40,12 @@ fn errno(err: &io::Error) -> i32 {
 pub enum Head {
     /// No complete head yet.
     Incomplete,
-    /// A valid upgrade request whose head is the first `len` bytes.
-    Upgrade { len: usize },
+    /// A valid upgrade request whose head is the first `len` bytes, and
+    /// its `Sec-WebSocket-Accept` value.
+    Upgrade {
+        len: usize,
+        accept: [u8; ACCEPT_LEN],
+    },
     /// Anything else: Node's HTTP server answers it.
     Other,
 }
@@ -58,7 +64,7 @@ pub fn classify(bytes: &[u8]) -> Head {
         return Head::Other;
     }
     match parse_head(&bytes[..end]) {
-        Some(()) => Head::Upgrade { len: end },
+        Some(accept) => Head::Upgrade { len: end, accept },
         None => Head::Other,
     }
 }
@@ -88,8 +94,8 @@ fn is_watched(name: &[u8]) -> Option<usize> {
 }
 
 /// Checks the request line and header lines, then the upgrade headers in
-/// ws's way. `Some(())` when the request can be upgraded natively.
-fn parse_head(head: &[u8]) -> Option<()> {
+/// ws's way. The accept key when the request can be upgraded natively.
+fn parse_head(head: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
     // Without the blank line's CRLF CRLF, every line but the last ends in
     // CR (a bare LF is left to Node).
     let body = &head[..head.len() - 4];
@@ -155,7 +161,11 @@ fn parse_head(head: &[u8]) -> Option<()> {
     }
     // Node's HTTP server raises `'upgrade'` only with both headers: without
     // them the request is an ordinary one, which Node answers.
-    validate_upgrade(&req, true).is_none().then_some(())
+    if validate_upgrade(&req, true).is_some() {
+        return None;
+    }
+    let accept = accept_key(req.key?);
+    accept.as_bytes().try_into().ok()
 }
 
 /// Builds a socket address from its parts.
@@ -401,10 +411,23 @@ Sec-WebSocket-Version: 13\r\nOrigin: http://a\r\n\r\n";
 
     #[test]
     fn a_plain_upgrade_is_native() {
-        assert_eq!(classify(GOOD), Head::Upgrade { len: GOOD.len() });
+        let accept: [u8; ACCEPT_LEN] = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(
+            classify(GOOD),
+            Head::Upgrade {
+                len: GOOD.len(),
+                accept
+            }
+        );
         let mut more = GOOD.to_vec();
         more.extend_from_slice(b"\x81\x85abcd");
-        assert_eq!(classify(&more), Head::Upgrade { len: GOOD.len() });
+        assert_eq!(
+            classify(&more),
+            Head::Upgrade {
+                len: GOOD.len(),
+                accept
+            }
+        );
     }
 
     #[test]
@@ -475,7 +498,7 @@ Sec-WebSocket-Version: 13\r\nOrigin: http://a\r\n\r\n";
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         };
-        assert_eq!(classify(&buf[..n]), Head::Upgrade { len: n });
+        assert!(matches!(classify(&buf[..n]), Head::Upgrade { len, .. } if len == n));
         let mut head = vec![std::mem::MaybeUninit::<u8>::uninit(); n];
         consume(conn.as_raw_fd(), &mut head).unwrap();
         assert_eq!(peek(conn.as_raw_fd(), &mut buf).unwrap(), None);

@@ -508,20 +508,27 @@ impl Transport {
             }
             Ok(Some(n)) => n,
         };
-        let len = match listener::classify(&self.peek_buf[..n]) {
-            Head::Upgrade { len } => len,
+        let (len, accept) = match listener::classify(&self.peek_buf[..n]) {
+            Head::Upgrade { len, accept } => (len, accept),
             Head::Incomplete | Head::Other => {
                 self.hand_off(pid);
                 return false;
             }
         };
-        if self.batch.room() < len {
+        // The head, then the accept key, for JS.
+        let total = len + listener::ACCEPT_LEN;
+        if self.batch.room() < total {
             // The next event comes with a new slab (level-triggered).
             return true;
         }
-        let range = self
-            .batch
-            .append_with(len, |buf| listener::consume(fd, buf));
+        let range = self.batch.append_with(total, |buf| {
+            let (head, key) = buf.split_at_mut(len);
+            listener::consume(fd, head)?;
+            for (slot, &b) in key.iter_mut().zip(accept.iter()) {
+                slot.write(b);
+            }
+            Ok(())
+        });
         let Some((start, end)) = range else {
             self.drop_pending(pid);
             return false;
