@@ -286,13 +286,24 @@ declare namespace WebSocket {
         clientNoContextTakeover?: boolean | undefined;
         serverMaxWindowBits?: number | boolean | undefined;
         clientMaxWindowBits?: number | boolean | undefined;
-        /** `level`, `memLevel` and `strategy` are used; other zlib options are ignored. */
+        /**
+         * `level`, `memLevel` and `strategy` are used; the other zlib options
+         * are checked as Node's zlib checks them, with no effect; `dictionary`
+         * is refused (an Error).
+         */
         zlibDeflateOptions?: { level?: number; memLevel?: number; strategy?: number; [key: string]: any } | undefined;
-        /** Accepted and ignored (inflating needs no options). */
+        /**
+         * Checked as Node's zlib checks them (`chunkSize`, `flush`, ...), with
+         * no effect; `dictionary` is refused (an Error).
+         */
         zlibInflateOptions?: { [key: string]: any } | undefined;
         /** Default 1024: below it, messages are not compressed when this endpoint has no context takeover. */
         threshold?: number | undefined;
-        /** Accepted and ignored: compression runs synchronously, not on the libuv pool. */
+        /**
+         * Default 10: messages of 128 KiB or more are compressed on libuv's
+         * thread pool, at most this many at once in the process (the value of
+         * the first server or client created counts), as ws limits its zlib jobs.
+         */
         concurrencyLimit?: number | undefined;
     }
 

@@ -8,8 +8,8 @@
 // round), each server a fresh process pinned to its own CPU, the generator
 // pinned to another. Prints medians: raw figures, ratios to ws, and ratios
 // per server CPU-second (the stable figure on a noisy machine), latency at
-// 1 connection x 1 in flight, memory per idle connection, and the
-// generator's ceiling against a minimal Rust server (`loadgen serve`).
+// 1 connection x 1 in flight, memory per idle connection (without and with
+// permessage-deflate), and the generator's ceiling against a minimal Rust server (`loadgen serve`).
 //
 // Run `node bench/run.js --help` for the options.
 //
@@ -35,6 +35,8 @@ const help = () => `Usage: npm run bench [-- options]    (or node bench/run.js [
   --servers LIST       comma-separated, from: ws-native,ws,uws (default all),
                        and ws-native-stream (ws-native on its stream transport)
   --idle-conns N       connections for the idle test (default 2000, quick 1000)
+  --deflate-conns N    connections for the idle-deflate tests (default 500,
+                       quick 250: about 350 KB each with context takeover)
   --no-ceiling         skip the generator's ceiling (loadgen serve)
   --no-pin             do not pin with taskset
   --no-install         do not try to install uWebSockets.js into bench/.deps
@@ -80,9 +82,33 @@ const TESTS = {
     title: 'memory per idle connection',
     args: ['idle'],
     unit: 'B/conn',
-    goal: 1.5 * 1024
+    goal: 1.5 * 1024,
+    idle: true
+  },
+  //
+  // permessage-deflate on (BENCH_DEFLATE, see servers/ws-app.js); every
+  // connection has sent one compressed message and got its compressed
+  // echo, so the server holds what it keeps between messages.
+  //
+  'idle-deflate': {
+    title: 'memory per idle connection, permessage-deflate (context takeover)',
+    args: ['idle', '--deflate'],
+    env: { BENCH_DEFLATE: 'on' },
+    unit: 'B/conn',
+    idle: true
+  },
+  'idle-deflate-nct': {
+    title: 'memory per idle connection, permessage-deflate, no context takeover',
+    args: ['idle', '--deflate'],
+    env: { BENCH_DEFLATE: 'nct' },
+    unit: 'B/conn',
+    idle: true
   }
 };
+
+function isIdle(test) {
+  return TESTS[test].idle === true;
+}
 
 const SERVER_LABEL = {
   'ws-native': 'ws-native',
@@ -101,6 +127,7 @@ function parseArgs(argv) {
     tests: Object.keys(TESTS),
     servers: ['ws-native', 'ws', 'uws'],
     idleConns: null,
+    deflateConns: null,
     ceiling: true,
     pin: true,
     install: true,
@@ -139,6 +166,9 @@ function parseArgs(argv) {
       case '--idle-conns':
         o.idleConns = parseInt(val(), 10);
         break;
+      case '--deflate-conns':
+        o.deflateConns = parseInt(val(), 10);
+        break;
       case '--no-ceiling':
         o.ceiling = false;
         break;
@@ -166,6 +196,7 @@ function parseArgs(argv) {
   if (o.duration == null) o.duration = o.quick ? 0.4 : 2.5;
   if (o.warmup == null) o.warmup = o.quick ? 0.2 : 0.5;
   if (o.idleConns == null) o.idleConns = o.quick ? 1000 : 2000;
+  if (o.deflateConns == null) o.deflateConns = o.quick ? 250 : 500;
   return o;
 }
 
@@ -245,14 +276,14 @@ function pinned(cpu, cmd) {
   return cpu == null ? cmd : ['taskset', '-c', String(cpu), ...cmd];
 }
 
-function startServer(name, cpu) {
+function startServer(name, cpu, env) {
   const cmd =
     name === 'ceiling'
       ? [LOADGEN, 'serve', '--port', '0']
       : [process.execPath, '--expose-gc', path.join(__dirname, 'servers', `${name}.js`)];
   const child = spawn('sh', ['-c', ULIMIT, 'sh', ...pinned(cpu, cmd)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: '0' }
+    env: { ...process.env, ...env, PORT: '0' }
   });
   let stderr = '';
   child.stderr.on('data', (d) => {
@@ -325,7 +356,7 @@ function runLoadgen(args, cpu, timeoutS) {
 
 async function runCell(test, name, opts, cpus) {
   const t = TESTS[test];
-  const srv = await startServer(name, cpus.server);
+  const srv = await startServer(name, cpus.server, t.env);
   try {
     const args = [
       ...t.args,
@@ -338,11 +369,15 @@ async function runCell(test, name, opts, cpus) {
       '--duration',
       String(opts.duration)
     ];
-    if (test === 'idle') args.push('--conns', String(opts.idleConns));
+    if (isIdle(test)) args.push('--conns', String(idleConns(test, opts)));
     return await runLoadgen(args, cpus.gen, opts.warmup + opts.duration + 60);
   } finally {
     await stopServer(srv);
   }
+}
+
+function idleConns(test, opts) {
+  return TESTS[test].env && TESTS[test].env.BENCH_DEFLATE ? opts.deflateConns : opts.idleConns;
 }
 
 // Busy fraction of each CPU over `ms`, from /proc/stat (null if unreadable).
@@ -420,15 +455,17 @@ function table(rows, aligns) {
 // memory ws's bytes / ours.
 //
 function figure(test, r) {
-  return test === 'idle' ? r.rss_per_conn_b : r.rate;
+  return isIdle(test) ? r.rss_per_conn_b : r.rate;
 }
 
 function perCpu(test, r) {
-  return test === 'idle' ? NaN : r.rate_per_cpu;
+  return isIdle(test) ? NaN : r.rate_per_cpu;
 }
 
 function better(test, x, ws) {
-  return test === 'idle' ? ws / x : x / ws;
+  // Memory: a reading at or below zero (noise around nothing) has no ratio.
+  if (isIdle(test)) return x > 0 ? ws / x : NaN;
+  return x / ws;
 }
 
 // Per-round ratios to ws (servers ran back to back in that round), median.
@@ -489,7 +526,7 @@ async function main() {
   const all = [];
   const lineup = opts.ceiling ? [...servers, 'ceiling'] : servers;
   for (const test of opts.tests) {
-    const names = test === 'idle' ? servers : lineup;
+    const names = isIdle(test) ? servers : lineup;
     for (let round = 0; round < opts.rounds; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length]);
       for (const name of order) {
@@ -507,7 +544,7 @@ async function main() {
           log(`  ${test} r${round + 1} ${name}: ${JSON.stringify(r)}`);
         } else {
           const fig =
-            test === 'idle'
+            isIdle(test)
               ? `${fmtNum(r.rss_per_conn_b)} B/conn`
               : `${fmtNum(r.rate)} ${TESTS[test].unit}, ${fmtNum(r.rate_per_cpu)}/CPU-s`;
           log(`  ${test} round ${round + 1} ${name}: ${fig}${note}`);
@@ -526,7 +563,7 @@ async function main() {
       '(user + system, all threads, from /proc), the stable figure on a noisy machine.'
   );
 
-  const tput = opts.tests.filter((t) => t !== 'latency' && t !== 'idle');
+  const tput = opts.tests.filter((t) => t !== 'latency' && !isIdle(t));
   if (tput.length) {
     const rows = [
       ['test', 'server', 'raw', 'x ws', 'per CPU-s', 'x ws', 'goal', 'srv CPU', 'gen CPU', 'errors']
@@ -581,34 +618,43 @@ async function main() {
     out.push(table(rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r']));
   }
 
-  if (opts.tests.includes('idle')) {
-    const cells = all.filter((c) => c.test === 'idle');
-    const rows = [['server', 'per connection', 'x ws', 'goal', 'RSS before', 'RSS after', 'errors']];
-    for (const name of servers) {
-      const rs = cells.filter((c) => c.server === name).map((c) => c.result);
-      if (!rs.length) continue;
-      const b = median(rs.map((r) => r.rss_per_conn_b));
-      rows.push([
-        SERVER_LABEL[name],
-        `${(b / 1024).toFixed(2)} KiB`,
-        name === 'ws' ? '1' : fmtRatio(pairedRatio('idle', cells, name, figure)),
-        name === 'ws-native' ? '<= 1.5 KiB' : '',
-        `${(median(rs.map((r) => r.rss_before_kb)) / 1024).toFixed(1)} MiB`,
-        `${(median(rs.map((r) => r.rss_after_kb)) / 1024).toFixed(1)} MiB`,
-        String(rs.reduce((a, r) => a + (r.errors || 0), 0))
-      ]);
+  const idleTests = opts.tests.filter(isIdle);
+  if (idleTests.length) {
+    const rows = [
+      ['test', 'server', 'per connection', 'x ws', 'goal', 'conns', 'RSS before', 'RSS after', 'errors']
+    ];
+    for (const test of idleTests) {
+      const cells = all.filter((c) => c.test === test);
+      let first = true;
+      for (const name of servers) {
+        const rs = cells.filter((c) => c.server === name).map((c) => c.result);
+        if (!rs.length) continue;
+        const b = median(rs.map((r) => r.rss_per_conn_b));
+        rows.push([
+          first ? TESTS[test].title.replace('memory per idle connection', test) : '',
+          SERVER_LABEL[name],
+          `${(b / 1024).toFixed(2)} KiB`,
+          name === 'ws' ? '1' : fmtRatio(pairedRatio(test, cells, name, figure)),
+          name === 'ws-native' && TESTS[test].goal ? `<= ${(TESTS[test].goal / 1024).toFixed(1)} KiB` : '',
+          String(idleConns(test, opts)),
+          `${(median(rs.map((r) => r.rss_before_kb)) / 1024).toFixed(1)} MiB`,
+          `${(median(rs.map((r) => r.rss_after_kb)) / 1024).toFixed(1)} MiB`,
+          String(rs.reduce((a, r) => a + (r.errors || 0), 0))
+        ]);
+        first = false;
+      }
     }
     out.push('');
     out.push(
-      `Memory per idle connection (server RSS after - before, ${opts.idleConns} connections, ` +
-        'both readings after a forced GC)'
+      'Memory per idle connection (server RSS after - before, both readings after a forced GC;\n' +
+        'idle-deflate*: permessage-deflate on, each connection exchanged one compressed message)'
     );
-    out.push(table(rows, ['l', 'r', 'r', 'l', 'r', 'r', 'r']));
+    out.push(table(rows, ['l', 'l', 'r', 'r', 'l', 'r', 'r', 'r', 'r']));
   }
 
-  {
+  if (opts.tests.some((t) => !isIdle(t))) {
     const rows = [['test', ...lineup.map((n) => SERVER_LABEL[n]), 'gen per own CPU-s', 'ceiling rate']];
-    for (const test of opts.tests.filter((t) => t !== 'idle')) {
+    for (const test of opts.tests.filter((t) => !isIdle(t))) {
       const cells = all.filter((c) => c.test === test);
       if (!cells.length) continue;
       const row = [TESTS[test].title];

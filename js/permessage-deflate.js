@@ -1,11 +1,14 @@
 'use strict';
 
+const zlib = require('zlib');
+
 const binding = require('./binding');
 const { kStatusCode } = require('./constants');
 
 const { Deflater, Inflater, negotiateDeflate } = binding;
 
 const EXTENSION_NAME = 'permessage-deflate';
+const EMPTY = Buffer.alloc(0);
 
 //
 // The ranges Node's zlib accepts for the options ws passes through
@@ -17,6 +20,31 @@ const ZLIB_RANGES = {
   strategy: [0, 4]
 };
 
+//
+// The `zlibDeflateOptions` and `zlibInflateOptions` objects already checked
+// by Node's zlib (see `checkWithZlib()`): servers and clients share theirs
+// between connections.
+//
+const checkedZlibOptions = new WeakSet();
+
+//
+// Data of this many bytes or more is compressed on libuv's thread pool
+// (`compressAsync()`), smaller data on the main thread (`compressSync()`).
+// See bench/deflate-offload.js for the figures behind the default.
+// `WS_NATIVE_DEFLATE_OFFLOAD` overrides it (bytes; 0 or `off` = never).
+//
+const OFFLOAD_THRESHOLD = offloadThreshold(process.env.WS_NATIVE_DEFLATE_OFFLOAD);
+
+//
+// Thread-pool jobs in progress in the whole process are limited, as ws
+// limits its zlib jobs, by the `concurrencyLimit` of the first
+// PerMessageDeflate (default 10; ws's rules: 0 or a value that is never
+// reached means no limit). Waiting jobs hold the sender's data, not a copy
+// (a job copies its input when it starts): a large message broadcast to
+// many connections is not copied for each of them at once.
+//
+let offloadLimiter = null;
+
 /**
  * permessage-deflate (RFC 7692), with the interface of ws's
  * `PerMessageDeflate`: `offer()`, `accept()`, `params`, `cleanup()`,
@@ -26,10 +54,18 @@ const ZLIB_RANGES = {
  * the order of frames is the order of sends) and decompression (inside the
  * connection's `Receiver`, as the payload arrives).
  *
- * `concurrencyLimit` is accepted and has no use: nothing runs on the libuv
- * thread pool. `zlibDeflateOptions` may set `level`, `memLevel` and
- * `strategy`; `zlibInflateOptions` and the other zlib options are accepted
- * and ignored.
+ * `zlibDeflateOptions` sets `level`, `memLevel` and `strategy`. Both
+ * `zlibDeflateOptions` and `zlibInflateOptions` are checked by Node's zlib
+ * as ws has them checked (a stream is created with them once, then closed);
+ * their other options have no effect here, and `dictionary` is refused
+ * (see `checkWithZlib()`).
+ *
+ * Messages of `OFFLOAD_THRESHOLD` bytes or more (128 KiB) are compressed on
+ * libuv's thread pool, the smaller ones synchronously; inflating is always
+ * synchronous. `concurrencyLimit` has ws's meaning for the thread-pool
+ * jobs: at most that many in progress in the whole process, the value of
+ * the first PerMessageDeflate created counting (ws does not check it
+ * either).
  */
 class PerMessageDeflate {
   /**
@@ -40,7 +76,8 @@ class PerMessageDeflate {
    *     for, or request, a custom client window size
    * @param {Boolean} [options.clientNoContextTakeover=false] Advertise/
    *     acknowledge disabling of client context takeover
-   * @param {Number} [options.concurrencyLimit=10] Accepted for compatibility
+   * @param {Number} [options.concurrencyLimit=10] The number of messages
+   *     compressed on the thread pool at once, in the whole process
    * @param {Boolean} [options.isServer=false] Create the instance in either
    *     server or client mode
    * @param {Number} [options.maxPayload=0] The maximum allowed message length
@@ -51,9 +88,14 @@ class PerMessageDeflate {
    * @param {Number} [options.threshold=1024] Size (in bytes) below which
    *     messages should not be compressed if context takeover is disabled
    * @param {Object} [options.zlibDeflateOptions] Options to pass to zlib on
-   *     deflate (`level`, `memLevel`, `strategy`)
-   * @param {Object} [options.zlibInflateOptions] Accepted for compatibility
-   * @throws {RangeError} If a window size or a zlib option is out of range
+   *     deflate: `level`, `memLevel` and `strategy` are used; the others are
+   *     checked as Node's zlib checks them and have no effect; `dictionary`
+   *     is refused
+   * @param {Object} [options.zlibInflateOptions] Checked as Node's zlib
+   *     checks them (`chunkSize`, `flush`, `level`, ...), no effect;
+   *     `dictionary` is refused
+   * @throws {(RangeError|TypeError|Error)} If a window size or a zlib option
+   *     is out of range or of the wrong type, or for a `dictionary`
    */
   constructor(options) {
     this._options = options || {};
@@ -65,6 +107,15 @@ class PerMessageDeflate {
     this._deflate = null;
     this._inflate = null;
     this._header = '';
+    this._cleanedUp = false;
+
+    if (offloadLimiter === null) {
+      offloadLimiter = new Limiter(
+        this._options.concurrencyLimit !== undefined
+          ? this._options.concurrencyLimit
+          : 10
+      );
+    }
 
     this.params = null;
   }
@@ -165,6 +216,8 @@ class PerMessageDeflate {
    * @public
    */
   cleanup() {
+    this._cleanedUp = true;
+
     if (this._inflate) {
       this._inflate.close();
       this._inflate = null;
@@ -185,6 +238,55 @@ class PerMessageDeflate {
    * @private
    */
   compressSync(data, fin) {
+    return this._deflater().compress(data, fin);
+  }
+
+  /**
+   * Compress data on libuv's thread pool, once the process has fewer than
+   * `concurrencyLimit` such jobs in progress (the data is copied when the
+   * job starts). Calls must not overlap, nor overlap with `compressSync()`:
+   * the sender starts one only when the previous one is done, and queues
+   * whatever is sent meanwhile.
+   *
+   * @param {Buffer} data Data to compress
+   * @param {Boolean} fin Specifies whether or not this is the last fragment
+   * @return {Promise<Buffer>} The compressed data, without the trailer if
+   *     `fin`
+   * @private
+   */
+  compressAsync(data, fin) {
+    return new Promise((resolve, reject) => {
+      offloadLimiter.add((done) => {
+        //
+        // Closed while waiting: nothing will be sent.
+        //
+        if (this._cleanedUp) {
+          done();
+          resolve(EMPTY);
+          return;
+        }
+
+        this._deflater()
+          .compressAsync(data, fin)
+          .then(
+            (result) => {
+              done();
+              resolve(result);
+            },
+            (err) => {
+              done();
+              reject(err);
+            }
+          );
+      });
+    });
+  }
+
+  /**
+   * @return {Deflater} The compressor, created on first use
+   * @private
+   */
+  _deflater() {
     if (this._deflate === null) {
       const own = this._isServer ? 'server' : 'client';
       const bits = this.params[`${own}_max_window_bits`];
@@ -199,7 +301,7 @@ class PerMessageDeflate {
       });
     }
 
-    return this._deflate.compress(data, fin);
+    return this._deflate;
   }
 
   /**
@@ -249,9 +351,66 @@ class PerMessageDeflate {
   }
 }
 
+/**
+ * A queue of jobs with at most `concurrency` running, as ws's `Limiter`
+ * (which it uses for its zlib jobs).
+ */
+class Limiter {
+  /**
+   * @param {Number} [concurrency=Infinity] Jobs allowed to run at once
+   */
+  constructor(concurrency) {
+    this.concurrency = concurrency || Infinity;
+    this.jobs = [];
+    this.pending = 0;
+    this.done = () => {
+      this.pending--;
+      this.run();
+    };
+  }
+
+  /**
+   * @param {Function} job Called with a function to call when it is done
+   */
+  add(job) {
+    this.jobs.push(job);
+    this.run();
+  }
+
+  /**
+   * Starts the next job if there is room.
+   */
+  run() {
+    if (this.pending === this.concurrency || this.jobs.length === 0) return;
+
+    this.pending++;
+    this.jobs.shift()(this.done);
+  }
+}
+
 module.exports = PerMessageDeflate;
+module.exports.OFFLOAD_THRESHOLD = OFFLOAD_THRESHOLD;
 module.exports.inflateParams = inflateParams;
 module.exports.validateOptions = validateOptions;
+
+/**
+ * @param {(String|undefined)} value `WS_NATIVE_DEFLATE_OFFLOAD`
+ * @return {Number} The size from which data is compressed off the main
+ *     thread (Infinity: never)
+ * @private
+ */
+function offloadThreshold(value) {
+  if (value === undefined || value === '') return 128 * 1024;
+  if (value === 'off') return Infinity;
+
+  const n = Number(value);
+
+  if (!Number.isFinite(n) || n < 0) {
+    throw new Error(`WS_NATIVE_DEFLATE_OFFLOAD must be a size in bytes or "off", not "${value}"`);
+  }
+
+  return n === 0 ? Infinity : n;
+}
 
 /**
  * What a connection's receiver needs to inflate the peer's messages.
@@ -281,7 +440,8 @@ function inflateParams(extensions, isServer) {
  * message; failing when the server or client is created is kinder.
  *
  * @param {Object} options The `perMessageDeflate` options
- * @throws {RangeError} If a window size or a zlib option is out of range
+ * @throws {(RangeError|TypeError|Error)} If a window size or a zlib option
+ *     is out of range or of the wrong type (see `checkWithZlib()`)
  * @private
  */
 function validateOptions(options) {
@@ -296,12 +456,14 @@ function validateOptions(options) {
     }
   }
 
-  const zlib = options.zlibDeflateOptions;
+  checkWithZlib(options.zlibInflateOptions, 'zlibInflateOptions');
 
-  if (zlib === null || typeof zlib !== 'object') return;
+  const deflateOptions = options.zlibDeflateOptions;
+
+  if (deflateOptions === null || typeof deflateOptions !== 'object') return;
 
   for (const name of Object.keys(ZLIB_RANGES)) {
-    const value = zlib[name];
+    const value = deflateOptions[name];
     const [min, max] = ZLIB_RANGES[name];
 
     //
@@ -328,6 +490,55 @@ function validateOptions(options) {
       );
     }
   }
+
+  checkWithZlib(deflateOptions, 'zlibDeflateOptions');
+}
+
+/**
+ * Checks `zlibDeflateOptions` or `zlibInflateOptions` as Node's zlib does
+ * when ws creates its stream on the first message (`createDeflateRaw()` or
+ * `createInflateRaw()` with `{ ...options, windowBits }`): a stream is
+ * created with them and closed at once, so the errors are Node's own
+ * (`options.chunkSize`, `options.flush`, `options.dictionary`, ...), for
+ * whatever Node version runs. Each object is checked once.
+ *
+ * Nothing else in them has an effect here (zlib-rs does the work, in one
+ * call per message): `chunkSize` only splits the output that ws joins
+ * again, `info` and `maxOutputLength` concern the `*Sync()` helpers,
+ * `windowBits` is overridden by ws with the agreed size, and an inflater
+ * has no use for `level`, `memLevel` or `strategy`. `flush` and
+ * `finishFlush` are ignored (ws always flushes each message fully).
+ * `dictionary` is refused: a preset dictionary is not part of RFC 7692,
+ * and a peer that relies on it cannot be understood without it.
+ *
+ * @param {*} options The object
+ * @param {String} name `zlibDeflateOptions` or `zlibInflateOptions`
+ * @throws {(RangeError|TypeError|Error)} If Node's zlib refuses them, or
+ *     for `dictionary`
+ * @private
+ */
+function checkWithZlib(options, name) {
+  //
+  // ws spreads the value into zlib's options: anything but an object
+  // (`undefined`, `null`, a number...) adds nothing that zlib checks.
+  //
+  if (options === null || typeof options !== 'object') return;
+  if (checkedZlibOptions.has(options)) return;
+
+  if (options.dictionary !== undefined) {
+    const err = new Error(
+      `perMessageDeflate.${name}.dictionary is not supported by ws-native`
+    );
+
+    err.code = 'ERR_WS_NATIVE_UNSUPPORTED_OPTION';
+    throw err;
+  }
+
+  const create =
+    name === 'zlibInflateOptions' ? zlib.createInflateRaw : zlib.createDeflateRaw;
+
+  create({ ...options, windowBits: 15 }).close();
+  checkedZlibOptions.add(options);
 }
 
 /**

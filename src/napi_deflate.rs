@@ -1,10 +1,15 @@
 //! permessage-deflate exports: `negotiateDeflate` (ws's accept rules and
 //! texts), `class Deflater` (compresses outgoing messages, one call per
-//! message or fragment) and `class Inflater` (a standalone decompressor, for
+//! message or fragment, on the main thread or on libuv's thread pool) and
+//! `class Inflater` (a standalone decompressor, for
 //! `PerMessageDeflate#decompress`; connections inflate inside `Receiver`).
 
-use napi::bindgen_prelude::{BufferSlice, Either, Uint8ArraySlice};
-use napi::{Env, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{AsyncTask, BufferSlice, Either, Uint8ArraySlice};
+use napi::ScopedTask;
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 
 use crate::deflate::{Compressor, Decompressor, DeflateOptions, InflateError, DEFAULT_WINDOW_BITS};
@@ -187,10 +192,67 @@ pub struct DeflaterOptions {
     pub strategy: Option<f64>,
 }
 
+/// The compressor state of one connection, shared with the thread-pool job
+/// that may be using it (`compressAsync`). js/ never starts a job while
+/// another one runs for the same connection, nor compresses synchronously
+/// meanwhile (later messages wait for the job), so the lock is never
+/// contended in practice; it is what makes that safe regardless.
+struct Shared {
+    compressor: Mutex<Compressor>,
+    /// `close()` was called while a job held the compressor: the job frees
+    /// the context when it is done.
+    close_pending: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::result::Result<MutexGuard<'_, Compressor>, Error> {
+        // A poisoned lock means a job panicked mid-message: the stream is
+        // unusable.
+        self.compressor
+            .lock()
+            .map_err(|_| Error::new(Status::GenericFailure, "the compressor is unusable"))
+    }
+}
+
 /// The compressor of one connection.
 #[napi(js_name = "Deflater")]
 pub struct NativeDeflater {
-    inner: Compressor,
+    shared: Arc<Shared>,
+}
+
+/// `Deflater#compressAsync`: one message (or fragment) compressed on libuv's
+/// thread pool.
+pub struct CompressTask {
+    shared: Arc<Shared>,
+    /// A copy of the data: the caller may reuse its buffer at once.
+    input: Vec<u8>,
+    fin: bool,
+}
+
+impl<'task> ScopedTask<'task> for CompressTask {
+    type Output = Vec<u8>;
+    type JsValue = BufferSlice<'task>;
+
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        let input = std::mem::take(&mut self.input);
+        let mut out = Vec::new();
+        let mut compressor = self.shared.lock()?;
+        let result = compressor.compress(&input, self.fin, &mut out);
+        if self.shared.close_pending.swap(false, Ordering::AcqRel) {
+            compressor.close();
+        }
+        drop(compressor);
+        drop(input);
+        result.map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        Ok(out)
+    }
+
+    fn resolve(&mut self, env: &'task Env, output: Vec<u8>) -> Result<BufferSlice<'task>> {
+        let (buffer, reusable) = hand_over(env, output)?;
+        // On the main thread: the Vec may serve the next synchronous call.
+        give_scratch(reusable);
+        Ok(buffer)
+    }
 }
 
 #[napi]
@@ -223,7 +285,10 @@ impl NativeDeflater {
         opts.validate()
             .map_err(|e| throw(&env, JsErrorClass::RangeError, &e.to_string()))?;
         Ok(NativeDeflater {
-            inner: Compressor::new(opts, nct),
+            shared: Arc::new(Shared {
+                compressor: Mutex::new(Compressor::new(opts, nct)),
+                close_pending: AtomicBool::new(false),
+            }),
         })
     }
 
@@ -231,24 +296,44 @@ impl NativeDeflater {
     /// returns the payload to send with RSV1 on the message's first frame.
     #[napi]
     pub fn compress<'e>(
-        &mut self,
+        &self,
         env: &'e Env,
         data: Uint8ArraySlice<'_>,
         fin: bool,
     ) -> Result<BufferSlice<'e>> {
         let mut out = take_scratch();
-        self.inner
-            .compress(data.as_ref(), fin, &mut out)
-            .map_err(|e| throw(env, JsErrorClass::Error, &e.to_string()))?;
+        let result = self
+            .shared
+            .lock()
+            .map_err(|e| throw(env, JsErrorClass::Error, &e.reason))?
+            .compress(data.as_ref(), fin, &mut out);
+        result.map_err(|e| throw(env, JsErrorClass::Error, &e.to_string()))?;
         let (buffer, reusable) = hand_over(env, out)?;
         give_scratch(reusable);
         Ok(buffer)
     }
 
-    /// Frees the compression context (ws's `cleanup()`).
+    /// `compress` on libuv's thread pool: returns a Promise of the payload.
+    /// The data is copied first. Calls must not overlap, nor overlap with
+    /// `compress` (js/ queues them): the stream's state is per message.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn compress_async(&self, data: Uint8ArraySlice<'_>, fin: bool) -> AsyncTask<CompressTask> {
+        AsyncTask::new(CompressTask {
+            shared: Arc::clone(&self.shared),
+            input: data.as_ref().to_vec(),
+            fin,
+        })
+    }
+
+    /// Frees the compression context (ws's `cleanup()`); if a job is using
+    /// it, once the job is done. (`&self`: napi-rs keeps the object
+    /// borrowed while a `compressAsync` promise is pending.)
     #[napi]
-    pub fn close(&mut self) {
-        self.inner.close();
+    pub fn close(&self) {
+        match self.shared.compressor.try_lock() {
+            Ok(mut compressor) => compressor.close(),
+            Err(_) => self.shared.close_pending.store(true, Ordering::Release),
+        }
     }
 }
 

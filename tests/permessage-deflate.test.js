@@ -238,6 +238,87 @@ describe('negotiation (PerMessageDeflate#accept, ws vs ours)', () => {
       assert.throws(() => new PerMessageDeflate(perMessageDeflate), RangeError);
     }
   });
+
+  //
+  // ws hands `{ ...zlibInflateOptions, windowBits }` (and likewise
+  // `zlibDeflateOptions`) to Node's zlib when the first compressed message
+  // comes; ours are refused with that same error when the server or client
+  // is created, and accepted when zlib accepts them.
+  //
+  test('zlibInflateOptions and zlibDeflateOptions are checked as Node\'s zlib checks them', { skip: !IS_NATIVE }, () => {
+    const { WebSocketServer, PerMessageDeflate } = sut();
+    const zlibOutcome = (create, options) => {
+      try {
+        create({ ...options, windowBits: 15 }).close();
+        return 'ok';
+      } catch (err) {
+        return `${err.name} ${err.code} ${err.message}`;
+      }
+    };
+    const outcome = (fn) => {
+      try {
+        fn();
+        return 'ok';
+      } catch (err) {
+        return `${err.name} ${err.code} ${err.message}`;
+      }
+    };
+    const objects = [
+      {},
+      { chunkSize: 10 * 1024 },
+      { chunkSize: 63 },
+      { chunkSize: 'big' },
+      { chunkSize: Infinity },
+      { level: 10 },
+      { level: null },
+      { memLevel: 10 },
+      { strategy: -1 },
+      { flush: 6 },
+      { flush: zlib.constants.Z_SYNC_FLUSH },
+      { finishFlush: 9 },
+      { maxOutputLength: 0 },
+      { info: true },
+      { windowBits: 99 },
+      { unknown: 1 }
+    ];
+
+    for (const options of objects) {
+      const inflate = zlibOutcome(zlib.createInflateRaw, options);
+      const deflate = zlibOutcome(zlib.createDeflateRaw, options);
+      const label = JSON.stringify(options);
+
+      assert.equal(
+        outcome(() => new WebSocketServer({ noServer: true, perMessageDeflate: { zlibInflateOptions: options } })),
+        inflate,
+        `zlibInflateOptions ${label}`
+      );
+      assert.equal(outcome(() => new PerMessageDeflate({ zlibInflateOptions: { ...options } })), inflate, label);
+
+      //
+      // Our own check of `level`, `memLevel` and `strategy` comes first,
+      // with the option's full name; the class and code are Node's.
+      //
+      const ours = outcome(() => new PerMessageDeflate({ zlibDeflateOptions: { ...options } }));
+      assert.equal(ours.split(' ').slice(0, 2).join(' '), deflate.split(' ').slice(0, 2).join(' '), `zlibDeflateOptions ${label}`);
+    }
+
+    //
+    // Not a plain object: ws's spread adds nothing zlib checks.
+    //
+    for (const value of [undefined, null, 5, 'abc', true]) {
+      assert.equal(outcome(() => new PerMessageDeflate({ zlibInflateOptions: value, zlibDeflateOptions: value })), 'ok');
+    }
+
+    //
+    // A preset dictionary is not supported: refused rather than ignored.
+    //
+    for (const name of ['zlibInflateOptions', 'zlibDeflateOptions']) {
+      assert.throws(
+        () => new WebSocketServer({ noServer: true, perMessageDeflate: { [name]: { dictionary: Buffer.from('x') } } }),
+        { code: 'ERR_WS_NATIVE_UNSUPPORTED_OPTION', message: `perMessageDeflate.${name}.dictionary is not supported by ws-native` }
+      );
+    }
+  });
 });
 
 //
@@ -908,5 +989,86 @@ describe('PerMessageDeflate#compress / #decompress (ws vs ours)', () => {
       const actual = await run(sut().PerMessageDeflate, params, inputs);
       assert.deepEqual(actual, expected);
     }
+  });
+});
+
+//
+// Large messages are compressed on libuv's thread pool (ws compresses every
+// message there), small ones at once: whatever is sent meanwhile waits, so
+// frames and callbacks keep the order of the sends, as with ws.
+//
+describe('compression off the main thread (ws vs ours)', () => {
+  /** Everything the server sends, what a ws client gets, in order. */
+  async function sendMix(WS, { blob }) {
+    const { wss, port } = await listenWss(WS, { perMessageDeflate: { threshold: 0 } });
+    const client = track(new (ref().WebSocket)(`ws://127.0.0.1:${port}`));
+    const received = [];
+    const callbacks = [];
+    const done = deferred();
+
+    client.on('message', (data, isBinary) => received.push(['message', describeData(data), isBinary]));
+    client.on('ping', (data) => received.push(['ping', String(data)]));
+    client.on('close', (code, reason) => {
+      received.push(['close', code, String(reason)]);
+      done.resolve();
+    });
+
+    const [ws] = await onceEvent(wss, 'connection');
+    const cb = (name) => (err) => callbacks.push([name, err ? err.message : null]);
+    const big = bytesOf(1 << 20, 7);
+    const text = textOf(300 * 1024, 8);
+
+    ws.send(big, cb('1 MiB binary'));
+    ws.send('small', cb('small'));
+    ws.send(text, cb('300 KiB text'));
+    ws.send(bytesOf(200, 9), { compress: false }, cb('uncompressed'));
+    ws.ping('p', undefined, cb('ping'));
+    ws.send(bytesOf(200 * 1024, 10), { fin: false }, cb('fragment 1 (200 KiB)'));
+    ws.send(bytesOf(10, 11), { fin: false }, cb('fragment 2'));
+    ws.send(bytesOf(400 * 1024, 12), { fin: true }, cb('fragment 3 (400 KiB)'));
+    if (blob) ws.send(new Blob([bytesOf(150 * 1024, 13)]), cb('blob'));
+    ws.send(big, cb('1 MiB again'));
+    ws.send('', cb('empty'));
+    ws.close(1000, 'bye');
+
+    await bounded(done.promise, 'close');
+    wss.close();
+    return { received, callbacks };
+  }
+
+  for (const blob of [false, true]) {
+    test(`messages, fragments, pings, callbacks and the close frame keep their order${blob ? ' (with a Blob)' : ''}`, async () => {
+      const expected = await sendMix(ref(), { blob });
+      await cleanup();
+      const actual = await sendMix(sut(), { blob });
+      assert.deepEqual(actual, expected);
+      assert.equal(actual.received.length, blob ? 10 : 9);
+    });
+  }
+
+  test('a connection terminated while compressing fails the callbacks', async () => {
+    const run = async (WS) => {
+      const { wss, port } = await listenWss(WS, { perMessageDeflate: true });
+      const client = track(new (ref().WebSocket)(`ws://127.0.0.1:${port}`));
+      client.on('error', () => {});
+      const [ws] = await onceEvent(wss, 'connection');
+      const results = [];
+      const all = deferred();
+      const cb = (name) => (err) => {
+        results.push([name, err ? err.message : null]);
+        if (results.length === 2) all.resolve();
+      };
+
+      ws.send(bytesOf(1 << 20, 3), cb('large'));
+      ws.send(bytesOf(2 << 20, 4), cb('queued'));
+      ws.terminate();
+      await bounded(all.promise, 'callbacks');
+      wss.close();
+      return results;
+    };
+
+    const expected = await run(ref());
+    await cleanup();
+    assert.deepEqual(await run(sut()), expected);
   });
 });

@@ -7,6 +7,9 @@
 // subscribes to. The native binary is loaded directly: the package's entry
 // point silently falls back to a JavaScript implementation on `ws`, which
 // is not what we want to measure. Exits with status 3 if it cannot load.
+// BENCH_DEFLATE as in ws-app.js: `on` = a dedicated compressor (window 15,
+// uWS's 256 KB one) and decompressor per connection, `nct` = uWS's shared
+// compressor and decompressor (negotiated without context takeover).
 //
 
 const path = require('path');
@@ -32,8 +35,20 @@ try {
 const BCAST = Buffer.alloc(64, 0x42);
 const app = uWS.App();
 
+const COMPRESSION = {
+  '': uWS.DISABLED,
+  off: uWS.DISABLED,
+  on: uWS.DEDICATED_COMPRESSOR | uWS.DEDICATED_DECOMPRESSOR,
+  nct: uWS.SHARED_COMPRESSOR | uWS.SHARED_DECOMPRESSOR
+}[process.env.BENCH_DEFLATE || ''];
+if (COMPRESSION === undefined) {
+  console.error(`uws: BENCH_DEFLATE: unknown value ${process.env.BENCH_DEFLATE}`);
+  process.exit(1);
+}
+const compress = COMPRESSION !== uWS.DISABLED;
+
 app.ws('/*', {
-  compression: uWS.DISABLED,
+  compression: COMPRESSION,
   maxPayloadLength: 64 * 1024 * 1024,
   maxBackpressure: 64 * 1024 * 1024,
   idleTimeout: 0,
@@ -53,11 +68,11 @@ app.ws('/*', {
           global.gc();
           global.gc();
         }
-        ws.send('!g', false);
+        ws.send('!g', false, compress);
         return;
       }
     }
-    ws.send(msg, isBinary);
+    ws.send(msg, isBinary, compress);
   }
 });
 

@@ -8,13 +8,37 @@
 // - text "!G" runs the garbage collector (node --expose-gc) and answers "!g".
 // Prints `LISTENING <port>` once listening on 127.0.0.1:$PORT (0 = any).
 //
+// BENCH_DEFLATE turns permessage-deflate on (it is off otherwise, as by
+// default): `on` with context takeover (ws's default parameters), `nct`
+// with `serverNoContextTakeover` and `clientNoContextTakeover`. The
+// threshold is 0 so that every echo is compressed, even without context
+// takeover (with it, ws compresses whatever the size).
+//
+
+function deflateOption(mode) {
+  switch (mode || '') {
+    case '':
+    case 'off':
+      return false;
+    case 'on':
+      return { threshold: 0 };
+    case 'nct':
+      return {
+        threshold: 0,
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true
+      };
+    default:
+      throw new Error(`BENCH_DEFLATE: unknown value ${mode} (off, on, nct)`);
+  }
+}
 
 module.exports = function start(WebSocketServer) {
   const BCAST = Buffer.alloc(64, 0x42);
   const wss = new WebSocketServer({
     host: '127.0.0.1',
     port: Number(process.env.PORT || 0),
-    perMessageDeflate: false,
+    perMessageDeflate: deflateOption(process.env.BENCH_DEFLATE),
     maxPayload: 64 * 1024 * 1024
   });
 

@@ -12,7 +12,11 @@
 //!   Counts completed cycles.
 //! - idle: opens connection 0, asks the server to collect garbage (text "!G",
 //!   answered by any message), reads the server's RSS, opens the other
-//!   `conns - 1`, asks for a collection again, reads RSS again.
+//!   `conns - 1`, asks for a collection again, reads RSS again. With
+//!   `deflate`, every connection offers permessage-deflate and, once
+//!   upgraded, sends one compressed message and waits for its compressed
+//!   echo before it counts as open, so that the server holds both its
+//!   decompressor and its compressor for it.
 
 use crate::frame::{self, Ev, Parser, MASK};
 use crate::procstat::{self, Cpu};
@@ -58,6 +62,9 @@ pub struct Cfg {
     pub max_pending: usize,
     /// Give up if the connections are not all open after this long.
     pub open_timeout: f64,
+    /// Offer permessage-deflate (idle mode: and exchange one compressed
+    /// message per connection).
+    pub deflate: bool,
 }
 
 #[derive(PartialEq, Clone, Copy, Debug)]
@@ -65,6 +72,9 @@ enum Phase {
     Free,
     Connecting,
     Upgrading,
+    /// idle with deflate: upgraded, our compressed message sent, waiting
+    /// for its echo (still counted as pending).
+    Priming,
     Open,
     /// connect mode: our close frame sent, waiting for the server's.
     Closing,
@@ -121,6 +131,8 @@ struct Gen {
     close_frame: Vec<u8>,
     bcast_frame: Vec<u8>,
     gc_frame: Vec<u8>,
+    /// idle with deflate: the compressed message each connection sends.
+    prime_frame: Vec<u8>,
     scratch: Vec<u8>,
     evs: Vec<Ev>,
     stage: Stage,
@@ -135,6 +147,8 @@ struct Gen {
     errors: u64,
     first_error: Option<String>,
     gc_answered: bool,
+    /// Compressed echoes received (idle with deflate).
+    compressed_echoes: u64,
     // readings
     t_meas: Option<Instant>,
     t_end: Option<Instant>,
@@ -163,10 +177,23 @@ impl Gen {
             (0..cfg.size).map(|i| (i * 31 + 7) as u8).collect()
         };
         let msg_frame = frame::build(if cfg.text { 1 } else { 2 }, &payload, Some(MASK));
+        // The same message, compressed (a stored block), with RSV1.
+        let mut prime_frame = frame::build(
+            if cfg.text { 1 } else { 2 },
+            &frame::stored_deflate(&payload),
+            Some(MASK),
+        );
+        prime_frame[0] |= 0x40;
+        // What browsers offer.
+        let extensions = if cfg.deflate {
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        } else {
+            ""
+        };
         let upgrade_req = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            cfg.path, cfg.addr
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{}\r\n",
+            cfg.path, cfg.addr, extensions
         )
         .into_bytes();
         let slots = cfg.conns.max(1);
@@ -180,6 +207,7 @@ impl Gen {
             close_frame: frame::build(8, &1000u16.to_be_bytes(), Some(MASK)),
             bcast_frame: frame::build(1, b"!B", Some(MASK)),
             gc_frame: frame::build(1, b"!G", Some(MASK)),
+            prime_frame,
             scratch: vec![0u8; 256 * 1024],
             evs: Vec::with_capacity(256),
             stage: Stage::Opening,
@@ -194,6 +222,7 @@ impl Gen {
             errors: 0,
             first_error: None,
             gc_answered: false,
+            compressed_echoes: 0,
             t_meas: None,
             t_end: None,
             cpu0: None,
@@ -244,7 +273,7 @@ impl Gen {
         // Closing the socket takes it out of the epoll set.
         drop(c.sock.take());
         match c.phase {
-            Phase::Connecting | Phase::Upgrading => self.pending -= 1,
+            Phase::Connecting | Phase::Upgrading | Phase::Priming => self.pending -= 1,
             Phase::Open | Phase::Closing | Phase::WaitEof => self.open -= 1,
             Phase::Free => {}
         }
@@ -263,6 +292,12 @@ impl Gen {
     }
 
     fn on_open(&mut self, i: usize, now: Instant) {
+        if self.cfg.mode == Mode::Idle && self.cfg.deflate {
+            let c = &mut self.conns[i];
+            c.phase = Phase::Priming;
+            c.wbuf.extend_from_slice(&self.prime_frame);
+            return;
+        }
         self.pending -= 1;
         self.open += 1;
         let c = &mut self.conns[i];
@@ -362,6 +397,12 @@ impl Gen {
                             alive = false;
                             break;
                         }
+                        if self.cfg.deflate && !accepts_deflate(&c.hs[..end]) {
+                            self.error("the server did not accept permessage-deflate".into());
+                            self.drop_conn(i);
+                            alive = false;
+                            break;
+                        }
                         let rest_from = end + 4 - (c.hs.len() - n);
                         c.hs.clear();
                         data = &scratch[rest_from..n];
@@ -420,8 +461,22 @@ impl Gen {
         for ev in evs.drain(..) {
             let c = &mut self.conns[i];
             match ev {
-                Ev::Data { opcode, len } => {
+                Ev::Data { opcode, len, rsv1 } => {
                     self.total_recv += 1;
+                    if c.phase == Phase::Priming {
+                        // idle with deflate: the echo of our compressed
+                        // message; the connection now counts as open.
+                        if rsv1 {
+                            self.compressed_echoes += 1;
+                        } else {
+                            self.error("the echo was not compressed".into());
+                        }
+                        let c = &mut self.conns[i];
+                        c.phase = Phase::Open;
+                        self.pending -= 1;
+                        self.open += 1;
+                        continue;
+                    }
                     match self.cfg.mode {
                         Mode::Echo => {
                             let want = if self.cfg.text { 1 } else { 2 };
@@ -727,13 +782,26 @@ impl Gen {
                 j.n("rss_per_conn_b", (b as f64 - a as f64) * 1024.0 / added);
             }
             j.n("open", self.open as f64);
+            if c.deflate {
+                j.n("compressed_echoes", self.compressed_echoes as f64);
+            }
         }
+        j.b("deflate", c.deflate);
         j.n("errors", self.errors as f64);
         if let Some(e) = &self.first_error {
             j.s("first_error", e);
         }
         j.finish()
     }
+}
+
+/// Whether an upgrade response's headers agree to permessage-deflate.
+fn accepts_deflate(head: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    head.split("\r\n").any(|line| {
+        line.strip_prefix("sec-websocket-extensions:")
+            .is_some_and(|v| v.contains("permessage-deflate"))
+    })
 }
 
 fn find_crlf2(b: &[u8]) -> Option<usize> {

@@ -50,13 +50,29 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], off: usize) {
 
 pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
+/// A permessage-deflate payload (RFC 7692) that needs no compressor: one
+/// non-final stored block (`00`, LEN and its complement, little-endian)
+/// holding `data`. The receiver appends `00 00 ff ff` (an empty stored
+/// block) and inflates `data` back. At most 65535 bytes.
+pub fn stored_deflate(data: &[u8]) -> Vec<u8> {
+    let n = data.len().min(0xffff) as u16;
+    let mut p = Vec::with_capacity(5 + n as usize);
+    p.push(0x00);
+    p.extend_from_slice(&n.to_le_bytes());
+    p.extend_from_slice(&(!n).to_le_bytes());
+    p.extend_from_slice(&data[..n as usize]);
+    p
+}
+
 #[derive(Debug)]
 pub enum Ev {
-    /// A complete data message: opcode of its first frame (1 text, 2 binary)
-    /// and total payload length.
+    /// A complete data message: opcode of its first frame (1 text, 2 binary),
+    /// total payload length (as sent: compressed with permessage-deflate),
+    /// and whether its first frame had RSV1 (a compressed message).
     Data {
         opcode: u8,
         len: u64,
+        rsv1: bool,
     },
     Ping(Vec<u8>),
     Pong,
@@ -88,6 +104,7 @@ pub struct Parser {
     mask: Option<[u8; 4]>,
     msg_opcode: u8,
     msg_len: u64,
+    msg_rsv1: bool,
     ctrl: Vec<u8>,
 }
 
@@ -144,6 +161,9 @@ impl Parser {
         if self.opcode == 1 || self.opcode == 2 {
             self.msg_opcode = self.opcode;
             self.msg_len = 0;
+            // permessage-deflate: RSV1 on a message's first frame says it is
+            // compressed. The payload is skipped like any other.
+            self.msg_rsv1 = b0 & 0x40 != 0;
         }
         let (len, p) = match b1 & 0x7f {
             126 => (u16::from_be_bytes([h[2], h[3]]) as u64, 4),
@@ -174,6 +194,7 @@ impl Parser {
                 out.push(Ev::Data {
                     opcode: self.msg_opcode,
                     len: self.msg_len,
+                    rsv1: self.msg_rsv1,
                 });
                 self.msg_len = 0;
             }
@@ -220,19 +241,28 @@ mod tests {
                 p.feed(c, &mut out);
             }
             assert_eq!(out.len(), 5, "chunk {chunk}: {out:?}");
-            assert!(matches!(out[0], Ev::Data { opcode: 2, len: 64 }));
+            assert!(matches!(
+                out[0],
+                Ev::Data {
+                    opcode: 2,
+                    len: 64,
+                    ..
+                }
+            ));
             assert!(matches!(
                 out[1],
                 Ev::Data {
                     opcode: 1,
-                    len: 300
+                    len: 300,
+                    ..
                 }
             ));
             assert!(matches!(
                 out[2],
                 Ev::Data {
                     opcode: 2,
-                    len: 70000
+                    len: 70000,
+                    ..
                 }
             ));
             assert!(matches!(&out[3], Ev::Ping(p) if p == b"hi"));
@@ -249,7 +279,14 @@ mod tests {
         let mut p = Parser::new();
         let mut out = Vec::new();
         p.feed(&s, &mut out);
-        assert!(matches!(out[..], [Ev::Data { opcode: 1, len: 5 }]));
+        assert!(matches!(
+            out[..],
+            [Ev::Data {
+                opcode: 1,
+                len: 5,
+                rsv1: false
+            }]
+        ));
     }
 
     #[test]
@@ -258,5 +295,56 @@ mod tests {
         let mut p = f[6..].to_vec();
         apply_mask(&mut p, MASK, 0);
         assert_eq!(&p, b"hello world, masked!");
+    }
+
+    #[test]
+    fn compressed_messages() {
+        // Server frames with RSV1 (compressed), one of them fragmented
+        // (RSV1 on the first frame only), between plain ones.
+        let mut s = build(2, &[0xf2, 0x48, 0x02, 0x00], None);
+        s[0] |= 0x40;
+        s.extend(build(2, &[1u8; 10], None));
+        let mut first = build(1, &[0xaa; 200], None);
+        first[0] = (first[0] & 0x7f) | 0x40;
+        s.extend(first);
+        s.extend(build(9, b"", None));
+        s.extend(build(0, &[0xbb; 70000], None));
+        for chunk in [1usize, 3, 4096, 1 << 20] {
+            let mut p = Parser::new();
+            let mut out = Vec::new();
+            for c in s.chunks(chunk) {
+                p.feed(c, &mut out);
+            }
+            assert!(
+                matches!(
+                    out[..],
+                    [
+                        Ev::Data {
+                            opcode: 2,
+                            len: 4,
+                            rsv1: true
+                        },
+                        Ev::Data {
+                            opcode: 2,
+                            len: 10,
+                            rsv1: false
+                        },
+                        Ev::Ping(_),
+                        Ev::Data {
+                            opcode: 1,
+                            len: 70200,
+                            rsv1: true
+                        }
+                    ]
+                ),
+                "chunk {chunk}: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_block() {
+        let p = stored_deflate(b"hello");
+        assert_eq!(p, [0, 5, 0, 0xfa, 0xff, b'h', b'e', b'l', b'l', b'o']);
     }
 }

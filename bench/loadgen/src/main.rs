@@ -36,6 +36,11 @@ Options
                               measuring (default 0)
   --max-pending N             connections opening at once (default 128)
   --open-timeout SECS         give up opening after this long (default 30)
+  --deflate                   idle: offer permessage-deflate (as browsers do:
+                              `permessage-deflate; client_max_window_bits`),
+                              and have every connection send one compressed
+                              message of --size bytes and wait for its
+                              compressed echo before it counts as open
 ";
 
 fn main() {
@@ -64,6 +69,7 @@ fn main() {
     let mut hold = 0.0f64;
     let mut max_pending = 128usize;
     let mut open_timeout = 30.0f64;
+    let mut deflate = false;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         let mut val = || {
@@ -85,8 +91,15 @@ fn main() {
             "--hold" => hold = num(&val()),
             "--max-pending" => max_pending = num(&val()),
             "--open-timeout" => open_timeout = num(&val()),
+            "--deflate" => deflate = true,
             o => die(&format!("unknown option {o}")),
         }
+    }
+    if deflate && mode != Some(Mode::Idle) {
+        die("--deflate is for idle mode");
+    }
+    if deflate && size > 0xffff {
+        die("--deflate: --size at most 65535");
     }
     let Some(mode) = mode else {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -128,6 +141,7 @@ fn main() {
         hold,
         max_pending: max_pending.max(1),
         open_timeout,
+        deflate,
     };
     match client::run(cfg) {
         Ok(line) => println!("{line}"),
