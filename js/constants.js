@@ -23,6 +23,10 @@ module.exports = {
   kListener: Symbol('kListener'),
   kStatusCode: Symbol('status-code'),
   kWebSocket: Symbol('websocket'),
+  //
+  // The extensions of a connection that negotiated none (shared, frozen).
+  //
+  NO_EXTENSIONS: Object.freeze({}),
   NOOP: () => {},
   READY_STATES: ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']
 };

@@ -2,7 +2,13 @@
 
 const binding = require('./binding');
 const { concat, toArrayBuffer, view } = require('./buffer-util');
-const { BINARY_TYPES, EMPTY_BUFFER, kStatusCode } = require('./constants');
+const {
+  BINARY_TYPES,
+  EMPTY_BUFFER,
+  kStatusCode,
+  kWebSocket,
+  NOOP
+} = require('./constants');
 const { inflateParams } = require('./permessage-deflate');
 
 const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
@@ -14,6 +20,31 @@ const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
 // read while a nested `feed()` could overwrite it.
 //
 const events = new Uint32Array(2 + 3 * 1024);
+
+//
+// The queue of a receiver before its first chunk (see `ParseState`).
+//
+const NO_ITEMS = Object.freeze([]);
+
+//
+// The options of the Rust parser, shared by the receivers that use the
+// same ones (every connection of a server, typically).
+//
+let lastParserOptions = null;
+
+//
+// Bits of a receiver's `_flags`.
+//
+const ALLOW_SYNC = 1; // `allowSynchronousEvents`
+const DISPATCHING = 2;
+const STOPPED = 4; // a close frame or an error was parsed, or `cleanup()`
+const ENDING = 8;
+const FINISH_SCHEDULED = 16;
+const ERROR_PENDING = 32;
+const ERROR_EMITTED = 64;
+const FINISHED = 128;
+const NEED_DRAIN = 256;
+const DETACHED = 512; // `detach()`: no more callbacks
 
 //
 // The payload of a message that is still incomplete when its chunk has been
@@ -58,17 +89,64 @@ class Pieces {
 }
 
 /**
+ * What a receiver needs once data comes in: the Rust parser and the state of
+ * the message being received. It is made with the first chunk, so that a
+ * connection that never sends anything (an idle one) does not pay for it.
+ *
+ * @private
+ */
+class ParseState {
+  /**
+   * @param {binding.Receiver} parser The Rust parser
+   */
+  constructor(parser) {
+    this.parser = parser;
+
+    //
+    // The current data message: its pieces, the indexes where its frames
+    // begin (`binaryType` 'fragments' hands out one buffer per frame), its
+    // length, and where the last piece ended, to tell whether the next piece
+    // continues the same frame.
+    //
+    this.pieces = [];
+    this.frameStarts = [];
+    this.messageLength = 0;
+    this.lastEnd = -1;
+    this.lastChunkIndex = -1;
+    this.chunkIndex = 0;
+
+    //
+    // The index in `pieces` of the first piece of the chunk being parsed,
+    // and the buffer that `_unpin()` copies pieces into: `tailUsed` bytes
+    // are taken, and piece `tailPiece` ends there.
+    //
+    this.chunkPieces = 0;
+    this.tail = null;
+    this.tailUsed = 0;
+    this.tailPiece = -1;
+
+    //
+    // The payload pieces of the current control frame.
+    //
+    this.controlPieces = [];
+  }
+}
+
+/**
  * The glue between a socket's `'data'` chunks and the Rust `Receiver`: one
  * `feed()` per chunk, payloads handed out as views into the chunk (unmasked
  * in place by Rust), and the events of ws's `Receiver` delivered through the
- * `on*` callbacks that the owner sets:
+ * `on*` methods, which the owner overrides (in a subclass, so that they cost
+ * a connection nothing, or on the instance); the defaults do nothing:
  *
  * - `onMessage(data, isBinary)`, `onPing(data)`, `onPong(data)`
  * - `onConclude(code, reason)`: a close frame was received
  * - `onError(err)`: a protocol error; the receiver is dead after it
  * - `onDrain()`: the deferred events are out, the socket may flow again
  * - `onFinish()`: set by the owner to learn when `end()` took effect (or the
- *   error was emitted)
+ *   error was emitted); `null` by default
+ *
+ * `detach()` stops every callback (the owner is closed).
  */
 class Receiver {
   /**
@@ -92,78 +170,87 @@ class Receiver {
    *     not to skip UTF-8 validation for text messages and close reasons
    */
   constructor(options = {}) {
-    this._allowSynchronousEvents =
-      options.allowSynchronousEvents !== undefined
-        ? options.allowSynchronousEvents
-        : true;
-    this._binaryType = options.binaryType || BINARY_TYPES[0];
-    this._isServer = !!options.isServer;
+    const isServer = !!options.isServer;
 
     //
     // With permessage-deflate, the parser inflates compressed messages
     // itself and hands each one over as a buffer of its own (INFLATED).
     //
-    const inflate = inflateParams(options.extensions, this._isServer);
+    const inflate = inflateParams(options.extensions, isServer);
 
-    this._parser = new binding.Receiver({
-      isServer: this._isServer,
-      maxPayload: limit(options.maxPayload),
-      skipUtf8Validation: !!options.skipUTF8Validation,
-      maxFragments: limit(options.maxFragments),
-      maxPieces: limit(options.maxBufferedChunks),
-      inflateWindowBits: inflate === null ? 0 : inflate.windowBits,
-      inflateNoContextTakeover: inflate !== null && inflate.noContextTakeover,
-      mergeFrames: this._binaryType !== 'fragments'
-    });
+    this._binaryType = options.binaryType || BINARY_TYPES[0];
+    this._flags =
+      options.allowSynchronousEvents === undefined ||
+      options.allowSynchronousEvents
+        ? ALLOW_SYNC
+        : 0;
 
     //
-    // The current data message: its pieces, the indexes where its frames
-    // begin (`binaryType` 'fragments' hands out one buffer per frame), its
-    // length, and where the last piece ended, to tell whether the next piece
-    // continues the same frame.
+    // The Rust parser and the state of the message being received, made
+    // with the first chunk (`_start()`), dropped once nothing more is
+    // parsed.
     //
-    this._pieces = [];
-    this._frameStarts = [];
-    this._messageLength = 0;
-    this._lastEnd = -1;
-    this._lastChunkIndex = -1;
-    this._chunkIndex = 0;
+    this._state = null;
+    this._parserOptions = parserOptions(
+      isServer,
+      limit(options.maxPayload),
+      !!options.skipUTF8Validation,
+      limit(options.maxFragments),
+      limit(options.maxBufferedChunks),
+      inflate === null ? 0 : inflate.windowBits,
+      inflate !== null && inflate.noContextTakeover
+    );
 
-    //
-    // The index in `_pieces` of the first piece of the chunk being parsed,
-    // and the buffer that `_unpin()` copies pieces into: `_tailUsed` bytes
-    // are taken, and piece `_tailPiece` ends there.
-    //
-    this._chunkPieces = 0;
-    this._tail = null;
-    this._tailUsed = 0;
-    this._tailPiece = -1;
-
-    //
-    // The payload pieces of the current control frame.
-    //
-    this._controlPieces = [];
-
-    this._queue = [];
+    this._queue = NO_ITEMS;
     this._head = 0;
-    this._dispatching = false;
     this._immediate = null;
 
-    this._stopped = false; // a close frame or an error was parsed
-    this._ending = false;
-    this._finishScheduled = false;
-    this._errorPending = false;
-    this.errorEmitted = false;
-    this.finished = false;
-    this.needDrain = false;
-
-    this.onMessage = null;
-    this.onPing = null;
-    this.onPong = null;
-    this.onConclude = null;
-    this.onError = null;
-    this.onDrain = null;
     this.onFinish = null;
+
+    //
+    // For the owner (js/websocket.js); set here so that it is not added
+    // later, out of the object.
+    //
+    this[kWebSocket] = undefined;
+  }
+
+  /**
+   * Whether the protocol error was emitted.
+   *
+   * @type {Boolean}
+   */
+  get errorEmitted() {
+    return (this._flags & ERROR_EMITTED) !== 0;
+  }
+
+  /**
+   * Whether `onFinish()` is due (or was called): the receiver was ended and
+   * the events before the end are out.
+   *
+   * @type {Boolean}
+   */
+  get finished() {
+    return (this._flags & FINISHED) !== 0;
+  }
+
+  /**
+   * Whether `write()` returned `false`: `onDrain()` follows once the
+   * deferred events are out.
+   *
+   * @type {Boolean}
+   */
+  get needDrain() {
+    return (this._flags & NEED_DRAIN) !== 0;
+  }
+
+  /**
+   * Stops every callback: the owner is gone. The receiver keeps working
+   * otherwise (it ends, drops its queue, ...).
+   *
+   * @public
+   */
+  detach() {
+    this._flags |= DETACHED;
   }
 
   /**
@@ -176,13 +263,13 @@ class Receiver {
    * @public
    */
   write(chunk) {
-    if (!this._stopped && !this._ending && chunk.length !== 0) {
+    if ((this._flags & (STOPPED | ENDING)) === 0 && chunk.length !== 0) {
       this._parse(chunk);
       this._dispatch();
     }
 
     if (this._head < this._queue.length) {
-      this.needDrain = true;
+      this._flags |= NEED_DRAIN;
       return false;
     }
 
@@ -200,7 +287,9 @@ class Receiver {
    */
   setBinaryType(type) {
     this._binaryType = type;
-    this._parser.setMergeFrames(type !== 'fragments');
+    if (this._state !== null) {
+      this._state.parser.setMergeFrames(type !== 'fragments');
+    }
   }
 
   /**
@@ -210,9 +299,9 @@ class Receiver {
    * @public
    */
   end() {
-    if (this._ending) return;
+    if ((this._flags & ENDING) !== 0) return;
 
-    this._ending = true;
+    this._flags |= ENDING;
     this._maybeFinish();
   }
 
@@ -223,8 +312,8 @@ class Receiver {
    * @public
    */
   cleanup() {
-    this._stopped = true;
-    this._parser.release();
+    this._flags |= STOPPED;
+    if (this._state !== null) this._state.parser.release();
   }
 
   /**
@@ -234,12 +323,15 @@ class Receiver {
    * @private
    */
   _parse(chunk) {
-    const parser = this._parser;
-    const chunkIndex = ++this._chunkIndex;
+    if (this._state === null) this._start();
+
+    const state = this._state;
+    const parser = state.parser;
+    const chunkIndex = ++state.chunkIndex;
     let pos = 0;
     let count;
 
-    this._chunkPieces = this._pieces.length;
+    state.chunkPieces = state.pieces.length;
 
     do {
       parser.feed(chunk, pos, events);
@@ -253,22 +345,22 @@ class Receiver {
 
         if (type === PIECE) {
           const continues =
-            this._lastChunkIndex === chunkIndex
-              ? a === this._lastEnd
+            state.lastChunkIndex === chunkIndex
+              ? a === state.lastEnd
               : a === 0 &&
-                this._lastChunkIndex === chunkIndex - 1 &&
-                this._lastEnd === -2;
+                state.lastChunkIndex === chunkIndex - 1 &&
+                state.lastEnd === -2;
 
-          if (!continues && this._pieces.length !== 0) {
-            this._frameStarts.push(this._pieces.length);
+          if (!continues && state.pieces.length !== 0) {
+            state.frameStarts.push(state.pieces.length);
           }
 
-          this._pieces.push(view(chunk, a, b - a));
-          this._messageLength += b - a;
-          this._lastChunkIndex = chunkIndex;
-          this._lastEnd = b;
+          state.pieces.push(view(chunk, a, b - a));
+          state.messageLength += b - a;
+          state.lastChunkIndex = chunkIndex;
+          state.lastEnd = b;
         } else if (type === CTRL_PIECE) {
-          this._controlPieces.push(view(chunk, a, b - a));
+          state.controlPieces.push(view(chunk, a, b - a));
         } else if (type === MESSAGE) {
           this._queue.push(Q_MESSAGE, this._takeMessage(), a === 1);
         } else if (type === INFLATED) {
@@ -281,15 +373,15 @@ class Receiver {
         } else if (type === PING || type === PONG) {
           this._queue.push(
             type === PING ? Q_PING : Q_PONG,
-            concat(this._controlPieces),
+            concat(state.controlPieces),
             undefined
           );
-          this._controlPieces = [];
+          state.controlPieces = [];
         } else if (type === CLOSE) {
           let reason = EMPTY_BUFFER;
 
           if (a !== 1005) {
-            const body = concat(this._controlPieces);
+            const body = concat(state.controlPieces);
 
             if (body.length > 2) reason = view(body, 2, body.length - 2);
           }
@@ -299,7 +391,7 @@ class Receiver {
           return;
         } else if (type === ERROR) {
           this._queue.push(Q_ERROR, createError(a, b), undefined);
-          this._errorPending = true;
+          this._flags |= ERROR_PENDING;
           this._stop();
           return;
         }
@@ -310,11 +402,11 @@ class Receiver {
     // Mark a piece that ends the chunk: a piece at offset 0 of the next chunk
     // is then the rest of the same frame, as no header came in between.
     //
-    if (this._lastChunkIndex === chunkIndex && this._lastEnd === chunk.length) {
-      this._lastEnd = -2;
+    if (state.lastChunkIndex === chunkIndex && state.lastEnd === chunk.length) {
+      state.lastEnd = -2;
     }
 
-    if (this._pieces.length > this._chunkPieces) this._unpin(chunk);
+    if (state.pieces.length > state.chunkPieces) this._unpin(chunk);
   }
 
   /**
@@ -331,26 +423,27 @@ class Receiver {
    * @private
    */
   _unpin(chunk) {
-    const pieces = this._pieces;
-    const first = this._chunkPieces;
+    const state = this._state;
+    const pieces = state.pieces;
+    const first = state.chunkPieces;
     let length = 0;
 
     for (let i = first; i < pieces.length; i++) length += pieces[i].length;
 
     if (length > SMALL_SHARE && 2 * length > chunk.buffer.byteLength) return;
 
-    let tail = this._tail;
+    let tail = state.tail;
 
-    if (tail === null || tail.length - this._tailUsed < length) {
+    if (tail === null || tail.length - state.tailUsed < length) {
       const size = tail === null ? TAIL_MIN : Math.min(2 * tail.length, TAIL_MAX);
 
-      tail = this._tail = Buffer.allocUnsafeSlow(Math.max(size, length));
-      this._tailUsed = 0;
-      this._tailPiece = -1;
+      tail = state.tail = Buffer.allocUnsafeSlow(Math.max(size, length));
+      state.tailUsed = 0;
+      state.tailPiece = -1;
     }
 
     const fragments = this._binaryType === 'fragments';
-    const start = this._tailUsed;
+    const start = state.tailUsed;
     let offset = start;
 
     for (let i = first; i < pieces.length; i++) {
@@ -369,7 +462,7 @@ class Receiver {
       let at = first;
       let from = start;
 
-      if (first !== 0 && this._tailPiece === first - 1) {
+      if (first !== 0 && state.tailPiece === first - 1) {
         at = first - 1;
         from = start - pieces[at].length;
       }
@@ -377,29 +470,41 @@ class Receiver {
       pieces[at] = view(tail, from, offset - from);
       pieces.length = at + 1;
 
-      const frameStarts = this._frameStarts;
+      const frameStarts = state.frameStarts;
 
       while (frameStarts.length !== 0 && frameStarts.at(-1) > at) {
         frameStarts.pop();
       }
     }
 
-    this._tailUsed = offset;
-    this._tailPiece = pieces.length - 1;
+    state.tailUsed = offset;
+    state.tailPiece = pieces.length - 1;
   }
 
   /**
    * Stops parsing: nothing after a close frame or an error is read. Drops the
-   * pieces held, which pin socket chunks.
+   * pieces held, which pin socket chunks, and the parser (Rust has freed its
+   * compression state already).
    *
    * @private
    */
   _stop() {
-    this._stopped = true;
-    this._pieces = [];
-    this._frameStarts = [];
-    this._controlPieces = [];
-    this._tail = null;
+    this._flags |= STOPPED;
+    this._state = null;
+  }
+
+  /**
+   * Makes what parsing needs, with the first chunk.
+   *
+   * @private
+   */
+  _start() {
+    const parser = new binding.Receiver(this._parserOptions);
+
+    if (this._binaryType === 'fragments') parser.setMergeFrames(false);
+
+    this._state = new ParseState(parser);
+    this._queue = [];
   }
 
   /**
@@ -410,7 +515,8 @@ class Receiver {
    * @private
    */
   _takeMessage() {
-    const pieces = this._pieces;
+    const state = this._state;
+    const pieces = state.pieces;
     let data;
 
     if (pieces.length === 1) {
@@ -419,16 +525,16 @@ class Receiver {
     } else if (pieces.length === 0) {
       data = null;
     } else {
-      data = new Pieces(pieces, this._frameStarts, this._messageLength);
-      this._pieces = [];
-      this._frameStarts = [];
+      data = new Pieces(pieces, state.frameStarts, state.messageLength);
+      state.pieces = [];
+      state.frameStarts = [];
     }
 
-    this._messageLength = 0;
-    this._lastChunkIndex = -1;
-    this._chunkPieces = 0;
-    this._tail = null;
-    this._tailPiece = -1;
+    state.messageLength = 0;
+    state.lastChunkIndex = -1;
+    state.chunkPieces = 0;
+    state.tail = null;
+    state.tailPiece = -1;
     return data;
   }
 
@@ -440,16 +546,16 @@ class Receiver {
    * @private
    */
   _dispatch() {
-    if (this._dispatching || this._immediate !== null) return;
+    if ((this._flags & DISPATCHING) !== 0 || this._immediate !== null) return;
 
     const queue = this._queue;
     let threw = true;
 
-    this._dispatching = true;
+    this._flags |= DISPATCHING;
 
     try {
       while (this._head < queue.length) {
-        if (queue[this._head] <= Q_PONG && !this._allowSynchronousEvents) {
+        if (queue[this._head] <= Q_PONG && (this._flags & ALLOW_SYNC) === 0) {
           this._immediate = setImmediate(emitDeferred, this);
           threw = false;
           return;
@@ -460,7 +566,7 @@ class Receiver {
 
       threw = false;
     } finally {
-      this._dispatching = false;
+      this._flags &= ~DISPATCHING;
 
       //
       // A listener threw. The exception goes up to the caller, as with ws,
@@ -473,9 +579,9 @@ class Receiver {
     queue.length = 0;
     this._head = 0;
 
-    if (this.needDrain) {
-      this.needDrain = false;
-      if (this.onDrain !== null) this.onDrain();
+    if ((this._flags & NEED_DRAIN) !== 0) {
+      this._flags &= ~NEED_DRAIN;
+      if ((this._flags & DETACHED) === 0) this.onDrain();
     }
 
     this._maybeFinish();
@@ -495,6 +601,12 @@ class Receiver {
 
     queue[head + 1] = queue[head + 2] = undefined;
     this._head = head + 3;
+
+    if ((this._flags & DETACHED) !== 0) {
+      if (kind === Q_CONCLUDE) this.end();
+      else if (kind === Q_ERROR) process.nextTick(emitError, this, a);
+      return;
+    }
 
     switch (kind) {
       case Q_MESSAGE:
@@ -526,19 +638,31 @@ class Receiver {
    */
   _maybeFinish() {
     if (
-      this._ending &&
-      !this.finished &&
-      !this._errorPending &&
-      !this.errorEmitted &&
-      !this._finishScheduled &&
+      (this._flags &
+        (ENDING |
+          FINISHED |
+          ERROR_PENDING |
+          ERROR_EMITTED |
+          FINISH_SCHEDULED)) ===
+        ENDING &&
       this._head === this._queue.length &&
       this._immediate === null
     ) {
-      this._finishScheduled = true;
+      this._flags |= FINISH_SCHEDULED;
       process.nextTick(finish, this);
     }
   }
 }
+
+//
+// The callbacks, until the owner overrides them.
+//
+Receiver.prototype.onMessage = NOOP;
+Receiver.prototype.onPing = NOOP;
+Receiver.prototype.onPong = NOOP;
+Receiver.prototype.onConclude = NOOP;
+Receiver.prototype.onError = NOOP;
+Receiver.prototype.onDrain = NOOP;
 
 module.exports = Receiver;
 
@@ -580,8 +704,9 @@ function resumeDispatch(receiver) {
  * @private
  */
 function emitError(receiver, err) {
-  receiver._errorPending = false;
-  receiver.errorEmitted = true;
+  receiver._flags = (receiver._flags & ~ERROR_PENDING) | ERROR_EMITTED;
+  if ((receiver._flags & DETACHED) !== 0) return;
+
   receiver.onError(err);
   if (receiver.onFinish !== null) receiver.onFinish();
 }
@@ -593,8 +718,10 @@ function emitError(receiver, err) {
  * @private
  */
 function finish(receiver) {
-  receiver.finished = true;
-  if (receiver.onFinish !== null) receiver.onFinish();
+  receiver._flags |= FINISHED;
+  if ((receiver._flags & DETACHED) === 0 && receiver.onFinish !== null) {
+    receiver.onFinish();
+  }
 }
 
 /**
@@ -688,4 +815,59 @@ function toFrames(payload) {
 function limit(value) {
   const n = value | 0;
   return n > 0 ? n : 0;
+}
+
+/**
+ * The options of the Rust parser: the last ones made, if the same, else new
+ * ones. `mergeFrames` is set after construction for `binaryType`
+ * `'fragments'`.
+ *
+ * @param {Boolean} isServer Whether frames must be masked
+ * @param {Number} maxPayload The largest message, 0 for no limit
+ * @param {Boolean} skipUtf8Validation Whether to skip UTF-8 validation
+ * @param {Number} maxFragments The most frames per message, 0 for no limit
+ * @param {Number} maxPieces The most pieces per message, 0 for no limit
+ * @param {Number} inflateWindowBits The peer's window bits, 0 without
+ *     permessage-deflate
+ * @param {Boolean} inflateNoContextTakeover Whether the peer resets its
+ *     compression context after each message
+ * @return {Object} The options (frozen)
+ * @private
+ */
+function parserOptions(
+  isServer,
+  maxPayload,
+  skipUtf8Validation,
+  maxFragments,
+  maxPieces,
+  inflateWindowBits,
+  inflateNoContextTakeover
+) {
+  const o = lastParserOptions;
+
+  if (
+    o !== null &&
+    o.isServer === isServer &&
+    o.maxPayload === maxPayload &&
+    o.skipUtf8Validation === skipUtf8Validation &&
+    o.maxFragments === maxFragments &&
+    o.maxPieces === maxPieces &&
+    o.inflateWindowBits === inflateWindowBits &&
+    o.inflateNoContextTakeover === inflateNoContextTakeover
+  ) {
+    return o;
+  }
+
+  lastParserOptions = Object.freeze({
+    isServer,
+    maxPayload,
+    skipUtf8Validation,
+    maxFragments,
+    maxPieces,
+    inflateWindowBits,
+    inflateNoContextTakeover,
+    mergeFrames: true
+  });
+
+  return lastParserOptions;
 }

@@ -8,7 +8,12 @@ const {
 const binding = require('./binding');
 const PerMessageDeflate = require('./permessage-deflate');
 const { toBuffer, view } = require('./buffer-util');
-const { EMPTY_BUFFER, kWebSocket, NOOP } = require('./constants');
+const {
+  EMPTY_BUFFER,
+  kWebSocket,
+  NO_EXTENSIONS,
+  NOOP
+} = require('./constants');
 const { isBlob, isValidStatusCode } = require('./validation');
 
 const { FIN, RSV1, MASK, HEADER_ONLY, encodeFrames } = binding;
@@ -19,8 +24,15 @@ const { FIN, RSV1, MASK, HEADER_ONLY, encodeFrames } = binding;
 //
 const LARGE_PAYLOAD = 64 * 1024;
 
+//
+// A sender's batch and queue while they are empty (most of the time for an
+// idle connection): this shared, frozen array instead of one of its own.
+//
+const NONE = Object.freeze([]);
+
 const DEFAULT = 0;
 const GET_BLOB_DATA = 1;
+const DEFLATING = 2;
 
 //
 // Slots per frame in a sender's batch: payload, flags, length, mask, callback.
@@ -80,15 +92,9 @@ class Sender {
    *     key
    */
   constructor(socket, extensions, generateMask) {
-    this._extensions = extensions || {};
-
-    if (generateMask) {
-      this._generateMask = generateMask;
-      this._maskBuffer = Buffer.alloc(4);
-    } else {
-      this._generateMask = null;
-      this._maskBuffer = null;
-    }
+    this._extensions = extensions || NO_EXTENSIONS;
+    this._generateMask = generateMask || null;
+    this._maskBuffer = null; // for `generateMask`, made when first needed
 
     this._socket = socket;
     this._firstFragment = true;
@@ -99,9 +105,9 @@ class Sender {
     // operations that wait for a blob to be read.
     //
     this._bufferedBytes = 0;
-    this._frames = [];
+    this._frames = NONE;
     this._pending = false;
-    this._queue = [];
+    this._queue = NONE;
     this._state = DEFAULT;
     this.onerror = NOOP;
     this[kWebSocket] = undefined;
@@ -354,6 +360,7 @@ class Sender {
     );
 
     this._bufferedBytes += payload.length;
+    if (this._queue === NONE) this._queue = [];
     this._queue.push(false, payload, flags, cb, compress);
   }
 
@@ -373,11 +380,27 @@ class Sender {
       //
       // Compressed now, in the order of the sends, which is the order the
       // peer inflates in. The result is a new buffer that nothing else
-      // holds, so it needs neither the stage nor a snapshot.
+      // holds, so it needs neither the stage nor a snapshot. Large data is
+      // compressed on the thread pool, later frames waiting meanwhile.
       //
       const input =
         typeof data === 'string' ? stageString(data) : toBuffer(data);
       const deflate = this._extensions[PerMessageDeflate.extensionName];
+
+      if (input.length >= PerMessageDeflate.OFFLOAD_THRESHOLD) {
+        //
+        // The stage is reused once flushed, and the job may start later:
+        // a staged string is copied (strings of LARGE_PAYLOAD bytes or more
+        // are never staged). Other data is held, not copied, as ws does.
+        //
+        this._deflateOffThread(
+          deflate,
+          input.buffer === stage.buffer ? Buffer.from(input) : input,
+          flags,
+          cb
+        );
+        return;
+      }
 
       payload = deflate.compressSync(input, (flags & FIN) !== 0);
     } else if (typeof data === 'string') {
@@ -402,6 +425,7 @@ class Sender {
 
     if (flags & MASK) {
       if (this._generateMask !== null) {
+        if (this._maskBuffer === null) this._maskBuffer = Buffer.alloc(4);
         this._generateMask(this._maskBuffer);
         mask = this._maskBuffer.readUInt32LE(0);
       } else {
@@ -412,6 +436,7 @@ class Sender {
     }
 
     this._bufferedBytes += payload.length;
+    if (this._frames === NONE) this._frames = [];
     this._frames.push(payload, flags, payload.length, mask, cb);
 
     if (!this._pending) {
@@ -435,6 +460,46 @@ class Sender {
   }
 
   /**
+   * Compresses large data on libuv's thread pool, then adds its frame.
+   * Later frames wait in the queue meanwhile (the DEFLATING state), as
+   * behind a blob, so frames keep the order of the sends and the
+   * compressor sees the messages in that order.
+   *
+   * @param {PerMessageDeflate} deflate The extension
+   * @param {Buffer} input The data (copied when the job starts)
+   * @param {Number} flags The frame's flags (RSV1 set)
+   * @param {Function} [cb] Callback
+   * @private
+   */
+  _deflateOffThread(deflate, input, flags, cb) {
+    const size = input.length;
+
+    this._bufferedBytes += size;
+    this._state = DEFLATING;
+
+    deflate.compressAsync(input, (flags & FIN) !== 0).then(
+      (payload) => {
+        if (this._socket.destroyed) {
+          const err = new Error(
+            'The socket was closed while data was being compressed'
+          );
+
+          process.nextTick(callCallbacks, this, err, cb);
+          return;
+        }
+
+        this._bufferedBytes -= size;
+        this._state = DEFAULT;
+        this._add(payload, flags, cb, false);
+        this._dequeue();
+      },
+      (err) => {
+        process.nextTick(onError, this, err, cb);
+      }
+    );
+  }
+
+  /**
    * Reads a blob, then sends it. Later frames wait in the queue meanwhile.
    *
    * @param {Blob} blob The blob
@@ -445,6 +510,7 @@ class Sender {
   _sendBlob(blob, flags, cb, compress) {
     if (this._state !== DEFAULT) {
       this._bufferedBytes += blob.size;
+      if (this._queue === NONE) this._queue = [];
       this._queue.push(true, blob, flags, cb, compress);
       return;
     }
@@ -571,7 +637,7 @@ class Sender {
     else if (offset > start) buffers.push(view(out, start, offset - start));
 
     this._bufferedBytes -= payloadBytes;
-    this._frames = [];
+    this._frames = NONE;
     this._pending = false;
 
     let callback;

@@ -6,8 +6,8 @@
 //! `(type, a, b)` records whose offsets point into the chunk. It keeps only
 //! what straddles chunk boundaries: up to 8 header bytes of the current header
 //! stage, the mask key and its phase, message state (fragment opcode, running
-//! length, UTF-8 state) and a copy of the current control frame's payload
-//! (at most 125 bytes, needed to validate a close frame).
+//! length, UTF-8 state) and a copy of a close frame's payload (at most 125
+//! bytes, needed to validate it).
 //!
 //! Checks follow ws 8.23's `receiver.js` (`getInfo`, `haveLength`,
 //! `getData`, `controlMessage`) in the same order, so a frame with several
@@ -185,15 +185,24 @@ impl Records<'_> {
     }
 }
 
-pub struct Receiver {
-    opts: Options,
-    /// permessage-deflate: when set, RSV1 on the first frame of a data
-    /// message marks it compressed, and this inflates it.
-    inflater: Option<Decompressor>,
+/// The permessage-deflate state of a Receiver, boxed: most connections
+/// never negotiate compression, and each one holds a Receiver.
+struct InflateState {
+    decompressor: Decompressor,
     /// The compressed message in progress, inflated so far.
     inflated: Vec<u8>,
     /// Inflated messages of the current `feed` call, not taken yet.
     ready: VecDeque<Vec<u8>>,
+}
+
+/// One per connection, so kept small (about 120 bytes): what only some
+/// connections use (compression, a close frame's payload) is allocated
+/// when it is needed.
+pub struct Receiver {
+    opts: Options,
+    /// permessage-deflate: when set, RSV1 on the first frame of a data
+    /// message marks it compressed, and this inflates it.
+    inflate: Option<Box<InflateState>>,
     /// Merge the payloads of a message's frames that arrive in the same
     /// chunk into one PIECE (see `set_merge_frames`).
     merge_frames: bool,
@@ -201,7 +210,7 @@ pub struct Receiver {
     stage: Stage,
     /// Bytes of the current header stage gathered across chunks.
     acc: [u8; 8],
-    acc_len: usize,
+    acc_len: u8,
 
     // The current frame.
     fin: bool,
@@ -210,8 +219,8 @@ pub struct Receiver {
     opcode: u8,
     masked: bool,
     mask_key: [u8; 4],
-    /// Payload bytes of this frame unmasked so far (mod 4 is the key phase).
-    mask_phase: usize,
+    /// Payload bytes of this frame unmasked so far, mod 4 (the key phase).
+    mask_phase: u8,
     remaining: u64,
 
     // The current data message.
@@ -224,9 +233,10 @@ pub struct Receiver {
     num_pieces: u32,
     utf8: Utf8Validator,
 
-    // The current control frame's payload (for close validation).
-    ctrl: [u8; frame::MAX_CONTROL_PAYLOAD],
-    ctrl_len: usize,
+    /// The current close frame's payload (for its validation), allocated
+    /// when a close frame with a payload comes; the payloads of pings and
+    /// pongs are not kept (JS has them as CTRL_PIECE records).
+    ctrl: Vec<u8>,
 
     error: Option<ProtocolError>,
 }
@@ -235,9 +245,7 @@ impl Receiver {
     pub fn new(opts: Options) -> Self {
         Receiver {
             opts,
-            inflater: None,
-            inflated: Vec::new(),
-            ready: VecDeque::new(),
+            inflate: None,
             merge_frames: false,
             stage: Stage::Info,
             acc: [0; 8],
@@ -254,8 +262,7 @@ impl Receiver {
             num_fragments: 0,
             num_pieces: 0,
             utf8: Utf8Validator::new(),
-            ctrl: [0; frame::MAX_CONTROL_PAYLOAD],
-            ctrl_len: 0,
+            ctrl: Vec::new(),
             error: None,
         }
     }
@@ -275,7 +282,13 @@ impl Receiver {
     /// off (`None`, the default: RSV1 is then refused, 'RSV1 must be
     /// clear'). Set it before the first frame.
     pub fn set_inflate(&mut self, params: Option<(u8, bool)>) {
-        self.inflater = params.map(|(bits, nct)| Decompressor::new(bits, nct));
+        self.inflate = params.map(|(bits, nct)| {
+            Box::new(InflateState {
+                decompressor: Decompressor::new(bits, nct),
+                inflated: Vec::new(),
+                ready: VecDeque::new(),
+            })
+        });
     }
 
     /// Off (the default), each data frame's payload in a chunk gets PIECE
@@ -296,7 +309,7 @@ impl Receiver {
     /// `EV_INFLATED` record of the last `feed` call (they are dropped when
     /// the next call starts).
     pub fn take_inflated(&mut self) -> Option<Vec<u8>> {
-        self.ready.pop_front()
+        self.inflate.as_mut()?.ready.pop_front()
     }
 
     /// Gives a buffer returned by `take_inflated` back, to inflate the next
@@ -322,14 +335,24 @@ impl Receiver {
             self.stage = Stage::Closed;
         }
         self.drop_inflate_state();
-        self.ready = VecDeque::new();
+        if let Some(state) = self.inflate.as_mut() {
+            state.ready = VecDeque::new();
+        }
+        self.ctrl = Vec::new();
     }
 
     fn drop_inflate_state(&mut self) {
-        if let Some(inflater) = self.inflater.as_mut() {
-            inflater.close();
+        if let Some(state) = self.inflate.as_mut() {
+            state.decompressor.close();
+            state.inflated = Vec::new();
         }
-        self.inflated = Vec::new();
+    }
+
+    /// The capacity of the buffer the compressed message in progress is
+    /// inflated into.
+    #[cfg(test)]
+    pub(crate) fn inflated_capacity(&self) -> usize {
+        self.inflate.as_ref().map_or(0, |s| s.inflated.capacity())
     }
 
     /// The error that killed this Receiver, if any.
@@ -365,7 +388,9 @@ impl Receiver {
         let chunk = chunk.get_mut(..end).unwrap_or_default();
         let mut pos = start.min(end);
         let capacity = (events.len() - 2) / RECORD_LEN;
-        self.ready.clear();
+        if let Some(state) = self.inflate.as_mut() {
+            state.ready.clear();
+        }
         let mut out = Records {
             events,
             count: 0,
@@ -391,6 +416,7 @@ impl Receiver {
                 if matches!(self.stage, Stage::Closed | Stage::Failed) {
                     // Nothing more is parsed: free the inflate state now.
                     self.drop_inflate_state();
+                    self.ctrl = Vec::new();
                 }
             }
         }
@@ -450,19 +476,21 @@ impl Receiver {
     fn gather(&mut self, chunk: &[u8], pos: &mut usize, n: usize) -> Option<[u8; 8]> {
         let avail = chunk.get(*pos..).unwrap_or_default();
         let mut bytes = [0u8; 8];
-        if self.acc_len == 0 {
+        let have = usize::from(self.acc_len);
+        if have == 0 {
             if let Some(src) = avail.get(..n) {
                 bytes.get_mut(..n)?.copy_from_slice(src);
                 *pos += n;
                 return Some(bytes);
             }
         }
-        let take = (n - self.acc_len).min(avail.len());
-        let dst = self.acc.get_mut(self.acc_len..self.acc_len + take)?;
+        let take = (n - have).min(avail.len());
+        let dst = self.acc.get_mut(have..have + take)?;
         dst.copy_from_slice(avail.get(..take)?);
-        self.acc_len += take;
+        // `have + take <= n <= 8`.
+        self.acc_len = (have + take) as u8;
         *pos += take;
-        if self.acc_len < n {
+        if have + take < n {
             return None;
         }
         self.acc_len = 0;
@@ -476,7 +504,7 @@ impl Receiver {
             return Err(ProtocolError::new(ErrorId::Rsv2Rsv3));
         }
         let rsv1 = b0 & RSV1_BIT != 0;
-        if rsv1 && self.inflater.is_none() {
+        if rsv1 && self.inflate.is_none() {
             return Err(ProtocolError::new(ErrorId::Rsv1));
         }
 
@@ -575,8 +603,10 @@ impl Receiver {
             if self.opts.max_fragments > 0 && self.num_fragments > self.opts.max_fragments {
                 return Err(ProtocolError::new(ErrorId::TooManyFragments));
             }
-        } else {
-            self.ctrl_len = 0;
+        } else if self.opcode == OP_CLOSE {
+            self.ctrl.clear();
+            // At most 125 bytes (checked with the header).
+            self.ctrl.reserve_exact(self.remaining as usize);
         }
         self.mask_phase = 0;
         if self.remaining == 0 {
@@ -614,16 +644,15 @@ impl Receiver {
             return Ok(());
         }
         if self.masked {
-            mask::apply(piece, self.mask_key, self.mask_phase);
-            self.mask_phase = (self.mask_phase + n) & 3;
+            mask::apply(piece, self.mask_key, usize::from(self.mask_phase));
+            self.mask_phase = ((usize::from(self.mask_phase) + n) & 3) as u8;
         }
 
         // With `merge_frames`, where this payload joins the previous piece.
         let mut merge_at = None;
         if control {
-            if let Some(dst) = self.ctrl.get_mut(self.ctrl_len..self.ctrl_len + n) {
-                dst.copy_from_slice(piece);
-                self.ctrl_len += n;
+            if self.opcode == OP_CLOSE {
+                self.ctrl.extend_from_slice(piece);
             }
         } else {
             if self.merge_frames && self.num_pieces >= MERGE_AFTER_PIECES {
@@ -675,8 +704,7 @@ impl Receiver {
                 self.stage = Stage::Info;
             }
             OP_CLOSE => {
-                let payload = self.ctrl.get(..self.ctrl_len).unwrap_or_default();
-                let code = close::parse_payload(payload, self.opts.skip_utf8_validation)?;
+                let code = close::parse_payload(&self.ctrl, self.opts.skip_utf8_validation)?;
                 out.push(EV_CLOSE, u32::from(code), 0);
                 self.stage = Stage::Closed;
             }
@@ -690,9 +718,10 @@ impl Receiver {
                     if text && !self.opts.skip_utf8_validation && !self.utf8.is_complete() {
                         return Err(ProtocolError::new(ErrorId::InvalidUtf8));
                     }
-                    if self.compressed {
-                        let len = u32::try_from(self.inflated.len()).unwrap_or(u32::MAX);
-                        self.ready.push_back(std::mem::take(&mut self.inflated));
+                    if let (true, Some(state)) = (self.compressed, self.inflate.as_mut()) {
+                        let len = u32::try_from(state.inflated.len()).unwrap_or(u32::MAX);
+                        let data = std::mem::take(&mut state.inflated);
+                        state.ready.push_back(data);
                         out.push(EV_INFLATED, u32::from(!text), len);
                     } else {
                         out.push(EV_MESSAGE, u32::from(!text), 0);
@@ -714,14 +743,19 @@ impl Receiver {
     /// text it inflates to as it grows.
     fn inflate_piece(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
         let limit = self.opts.max_payload;
-        let Some(inflater) = self.inflater.as_mut() else {
+        let Some(state) = self.inflate.as_deref_mut() else {
             // Cannot happen: a compressed message needs the inflater.
             return Err(ProtocolError::new(ErrorId::Rsv1));
         };
-        if self.inflated.capacity() == 0 {
-            self.inflated = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+        let InflateState {
+            decompressor,
+            inflated,
+            ..
+        } = state;
+        if inflated.capacity() == 0 {
+            *inflated = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
         }
-        let before = self.inflated.len();
+        let before = inflated.len();
         let result = if self.masked {
             let mut block = [0u8; UNMASK_BLOCK];
             let mut result = Ok(());
@@ -730,16 +764,16 @@ impl Receiver {
                     break;
                 };
                 dst.copy_from_slice(src);
-                mask::apply(dst, self.mask_key, self.mask_phase);
-                self.mask_phase = (self.mask_phase + src.len()) & 3;
-                result = inflater.inflate(dst, &mut self.inflated, limit);
+                mask::apply(dst, self.mask_key, usize::from(self.mask_phase));
+                self.mask_phase = ((usize::from(self.mask_phase) + src.len()) & 3) as u8;
+                result = decompressor.inflate(dst, inflated, limit);
                 if result.is_err() {
                     break;
                 }
             }
             result
         } else {
-            inflater.inflate(piece, &mut self.inflated, limit)
+            decompressor.inflate(piece, inflated, limit)
         };
         // What was inflated before an inflate error (or before the size
         // limit struck) is checked first, its text, then its size: had the
@@ -752,11 +786,12 @@ impl Receiver {
 
     /// Ends a compressed message: the trailer, then the last of the text.
     fn finish_inflated(&mut self) -> Result<(), ProtocolError> {
-        let before = self.inflated.len();
-        let result = match self.inflater.as_mut() {
-            Some(inflater) => inflater.finish(&mut self.inflated, self.opts.max_payload),
-            None => Ok(()),
+        let limit = self.opts.max_payload;
+        let Some(state) = self.inflate.as_deref_mut() else {
+            return Ok(());
         };
+        let before = state.inflated.len();
+        let result = state.decompressor.finish(&mut state.inflated, limit);
         // As in `inflate_piece`: what was inflated first.
         self.check_inflated(before, self.opts.max_payload)?;
         result.map_err(inflate_error)
@@ -765,19 +800,18 @@ impl Receiver {
     /// Checks what was inflated since `from`: its text, then the size
     /// limit (`Decompressor` stops one byte past it).
     fn check_inflated(&mut self, from: usize, limit: u64) -> Result<(), ProtocolError> {
-        self.check_inflated_utf8(from)?;
-        if limit > 0 && self.inflated.len() as u64 > limit {
-            return Err(ProtocolError::new(ErrorId::MaxPayloadExceeded));
-        }
-        Ok(())
-    }
-
-    fn check_inflated_utf8(&mut self, from: usize) -> Result<(), ProtocolError> {
+        let Some(state) = self.inflate.as_deref() else {
+            return Ok(());
+        };
+        let inflated = &state.inflated;
         if self.opcode == OP_TEXT && !self.opts.skip_utf8_validation {
-            let new = self.inflated.get(from..).unwrap_or_default();
+            let new = inflated.get(from..).unwrap_or_default();
             if !self.utf8.feed(new) {
                 return Err(ProtocolError::new(ErrorId::InvalidUtf8));
             }
+        }
+        if limit > 0 && inflated.len() as u64 > limit {
+            return Err(ProtocolError::new(ErrorId::MaxPayloadExceeded));
         }
         Ok(())
     }
