@@ -3,6 +3,7 @@
 const PerMessageDeflate = require('./permessage-deflate');
 const subprotocol = require('./subprotocol');
 const { parseExtensions: parseHeader } = require('./binding');
+const { NO_EXTENSIONS } = require('./constants');
 
 /**
  * The states of a `WebSocketServer`.
@@ -35,32 +36,30 @@ function parseProtocols(req) {
  *
  * @param {Object} options The options of the `WebSocketServer`
  * @param {http.IncomingMessage} req The request
- * @return {Object} The accepted extensions, by name
+ * @return {Object} The accepted extensions, by name (a shared frozen empty
+ *     object when none)
  * @throws {(SyntaxError|Error|TypeError)} If the header is invalid, or no
  *     offer can be accepted
  * @private
  */
 function parseExtensions(options, req) {
   const header = req.headers['sec-websocket-extensions'];
-  const extensions = {};
 
-  if (!options.perMessageDeflate || header === undefined) return extensions;
+  if (!options.perMessageDeflate || header === undefined) return NO_EXTENSIONS;
 
   const name = PerMessageDeflate.extensionName;
   const entry = parseHeader(header).find((offer) => offer[0] === name);
 
-  if (entry !== undefined) {
-    const perMessageDeflate = new PerMessageDeflate({
-      ...options.perMessageDeflate,
-      isServer: true,
-      maxPayload: options.maxPayload
-    });
+  if (entry === undefined) return NO_EXTENSIONS;
 
-    perMessageDeflate.acceptPairs(entry[1]);
-    extensions[name] = perMessageDeflate;
-  }
+  const perMessageDeflate = new PerMessageDeflate({
+    ...options.perMessageDeflate,
+    isServer: true,
+    maxPayload: options.maxPayload
+  });
 
-  return extensions;
+  perMessageDeflate.acceptPairs(entry[1]);
+  return { [name]: perMessageDeflate };
 }
 
 module.exports = {

@@ -46,6 +46,8 @@ const kAccept = Symbol('ws-native-accept');
 
 const ACCEPT_LENGTH = 28;
 
+const NO_CHUNKS = Object.freeze([]);
+
 const enabled =
   nativeTransport.enabled &&
   native !== null &&
@@ -266,7 +268,7 @@ class NativeListener {
     const server = this._server;
     const length = data.length - ACCEPT_LENGTH;
     const shell = new ListenerShell(this, id, length);
-    const socket = new nativeTransport.NativeSocket(shell, id, []);
+    const socket = new nativeTransport.NativeSocket(shell, id, NO_CHUNKS);
     const req = buildRequest(socket, data, length);
 
     req[kAccept] = data.latin1Slice(length, data.length);

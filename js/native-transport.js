@@ -9,6 +9,7 @@ const Sender = require('./sender');
 const { native, FIN, MASK, RSV1 } = require('./binding');
 const { toBuffer } = require('./buffer-util');
 const { NOOP } = require('./constants');
+const { newEventStore } = require('./event-store');
 
 //
 // The native transport: after the upgrade, a plain TCP socket's descriptor
@@ -79,6 +80,12 @@ const listeners = shared.listeners;
 let slab = null;
 
 const kNativeSocket = Symbol('ws-native-native-socket');
+
+//
+// What an idle connection's queues hold: nothing, shared until the first
+// element comes.
+//
+const NONE = Object.freeze([]);
 
 //
 // The outbox: frames that native connections send in a tick, framed here
@@ -507,6 +514,18 @@ function flushOutbox() {
 }
 
 /**
+ * A count read from a `Float64Array`, as a small integer when it fits, so
+ * that storing it on a connection does not allocate a heap number.
+ *
+ * @param {Number} n The count
+ * @return {Number}
+ * @private
+ */
+function toSmall(n) {
+  return n <= 0x3fffffff ? n | 0 : n;
+}
+
+/**
  * Replaces `readStart()` on the shell's handle.
  *
  * @return {Number} 0, as a successful `readStart()`
@@ -660,6 +679,7 @@ class NativeSocket extends EventEmitter {
   constructor(shell, id, chunks) {
     super();
 
+    this._events = newEventStore();
     this._shell = shell;
     this._id = id;
 
@@ -669,7 +689,7 @@ class NativeSocket extends EventEmitter {
     //
     this._readableState = { endEmitted: false, ended: false };
     this._flowing = null;
-    this._chunks = chunks;
+    this._chunks = chunks.length === 0 ? NONE : chunks;
     this._chunksLength = 0;
     this._flushScheduled = false;
     this._bytesRead = 0;
@@ -685,7 +705,7 @@ class NativeSocket extends EventEmitter {
     //
     this._accepted = 0;
     this._queued = 0;
-    this._callbacks = [];
+    this._callbacks = NONE;
     this._corked = 0;
     this._corkedBuffers = null;
     this._corkedCallbacks = null;
@@ -904,6 +924,7 @@ class NativeSocket extends EventEmitter {
    */
   unshift(chunk) {
     if (chunk.length === 0) return;
+    if (this._chunks === NONE) this._chunks = [];
     this._chunks.unshift(chunk);
     this._chunksLength += chunk.length;
   }
@@ -922,7 +943,7 @@ class NativeSocket extends EventEmitter {
         ? this._chunks[0]
         : Buffer.concat(this._chunks, this._chunksLength);
 
-    this._chunks = [];
+    this._chunks = NONE;
     this._chunksLength = 0;
     return data;
   }
@@ -939,6 +960,7 @@ class NativeSocket extends EventEmitter {
     if (this._flowing === true && this._chunks.length === 0) {
       this.emit('data', chunk);
     } else {
+      if (this._chunks === NONE) this._chunks = [];
       this._chunks.push(chunk);
       this._chunksLength += chunk.length;
     }
@@ -1102,9 +1124,12 @@ class NativeSocket extends EventEmitter {
     }
 
     this._accepted += length;
-    this._queued = queued;
+    this._queued = toSmall(queued);
 
-    if (cb !== null) this._callbacks.push(this._accepted, cb);
+    if (cb !== null) {
+      if (this._callbacks === NONE) this._callbacks = [];
+      this._callbacks.push(this._accepted, cb);
+    }
 
     //
     // As for a stream's write that completes at once, the callbacks are
@@ -1122,7 +1147,7 @@ class NativeSocket extends EventEmitter {
   _onWritten(queued) {
     const needDrain = this._queued >= HIGH_WATER_MARK;
 
-    this._queued = queued;
+    this._queued = toSmall(queued);
     settle(this);
 
     if (needDrain && queued < HIGH_WATER_MARK && !this.destroyed) {
@@ -1342,7 +1367,7 @@ function emitError(socket, err) {
 function emitClose(socket) {
   const callbacks = socket._callbacks;
 
-  socket._callbacks = [];
+  socket._callbacks = NONE;
   for (let i = 1; i < callbacks.length; i += 2) {
     callCallbacks(callbacks[i], null);
   }

@@ -142,6 +142,7 @@ class WebSocketServer extends EventEmitter {
 
     this._server = null;
     this._listener = null;
+    this._socketOptions = undefined;
     this._removeListeners = null;
     this._listenCheck = null;
 
@@ -347,16 +348,16 @@ class WebSocketServer extends EventEmitter {
     }
 
     const key = req.headers['sec-websocket-key'];
-    const accept = () => {
-      this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
-    };
-
     const verifyClient = this.options.verifyClient;
 
     if (!verifyClient) {
-      accept();
+      this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
       return;
     }
+
+    const accept = () => {
+      this.completeUpgrade(extensions, key, protocols, req, socket, head, cb);
+    };
 
     //
     // A version 8 client (hybi-08) sends its origin in `Sec-WebSocket-Origin`.
@@ -459,16 +460,23 @@ class WebSocketServer extends EventEmitter {
     //
     this.emit('headers', lines, req);
 
-    socket.removeListener('error', destroySocket);
+    if (this._socketOptions === undefined) {
+      this._socketOptions = Object.freeze({
+        allowSynchronousEvents: this.options.allowSynchronousEvents,
+        autoPong: this.options.autoPong,
+        maxBufferedChunks: this.options.maxBufferedChunks,
+        maxFragments: this.options.maxFragments,
+        maxPayload: this.options.maxPayload,
+        skipUTF8Validation: this.options.skipUTF8Validation
+      });
+    }
 
-    ws.setSocket(socket, head, {
-      allowSynchronousEvents: this.options.allowSynchronousEvents,
-      autoPong: this.options.autoPong,
-      maxBufferedChunks: this.options.maxBufferedChunks,
-      maxFragments: this.options.maxFragments,
-      maxPayload: this.options.maxPayload,
-      skipUTF8Validation: this.options.skipUTF8Validation
-    });
+    //
+    // The handshake's `'error'` listener goes once the connection's own are
+    // on: the socket never has none, and its listener store stays compact.
+    //
+    ws.setSocket(socket, head, this._socketOptions);
+    socket.removeListener('error', destroySocket);
 
     //
     // Written through the connection's socket, after `setSocket()`: with the

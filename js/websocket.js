@@ -26,6 +26,7 @@ const {
   EventTarget: { addEventListener, removeEventListener }
 } = require('./event-target');
 const { isBlob } = require('./validation');
+const { newEventStore } = require('./event-store');
 
 /**
  * The receiver of a WebSocket. Its callbacks are the WebSocket's handlers
@@ -107,12 +108,7 @@ class WebSocket extends EventEmitter {
   constructor(address, protocols, options) {
     super();
 
-    //
-    // `EventEmitter` keeps the listeners in an object in dictionary mode
-    // (about 180 bytes); one in fast mode, with the same `null` prototype,
-    // holds the few events of a connection in about 56.
-    //
-    this._events = newEventsObject();
+    this._events = newEventStore();
 
     this._binaryType = BINARY_TYPES[0];
     this._closeCode = 1006;
@@ -572,18 +568,6 @@ WebSocket.prototype.addEventListener = addEventListener;
 WebSocket.prototype.removeEventListener = removeEventListener;
 
 module.exports = WebSocket;
-
-/**
- * @return {Object} An empty object without prototype, in fast mode (unlike
- *     `{ __proto__: null }` and `Object.create(null)`)
- * @private
- */
-function newEventsObject() {
-  const events = {};
-
-  Object.setPrototypeOf(events, null);
-  return events;
-}
 
 /**
  * Normalises the `protocols` option to an array.
