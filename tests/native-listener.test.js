@@ -341,3 +341,87 @@ function parseFramesAfterHead(buf) {
     return [];
   }
 }
+
+describe('native listener out of descriptors', () => {
+  test('connections past the limit are closed, no error is emitted, later ones are served', async () => {
+    const { spawn } = require('node:child_process');
+    const path = require('node:path');
+    const run = async (WS, impl) => {
+      const modulePath = impl === 'ws' ? require.resolve('ws') : path.join(__dirname, '..');
+      const script = `
+        const { WebSocketServer } = require(${JSON.stringify(modulePath)});
+        const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+        let errors = 0;
+        wss.on('error', () => errors++);
+        wss.on('connection', (ws) => ws.on('error', () => {}));
+        wss.on('listening', () => console.log('PORT ' + wss.address().port));
+        process.stdin.on('data', () => {
+          for (const ws of wss.clients) ws.terminate();
+          setTimeout(() => console.log('REPORT ' + JSON.stringify({ errors })), 100);
+        });
+      `;
+      const child = spawn('bash', ['-c', 'ulimit -n 60 && exec "$0" -e "$1"', process.execPath, script], {
+        stdio: ['pipe', 'pipe', 'inherit']
+      });
+      track({ close: () => child.kill() });
+      let out = '';
+      const line = (prefix) =>
+        bounded(
+          new Promise((resolve) => {
+            const check = () => {
+              const m = new RegExp(`${prefix} (.*)`).exec(out);
+              if (m) resolve(m[1]);
+            };
+            child.stdout.on('data', (d) => {
+              out += d;
+              check();
+            });
+            check();
+          }),
+          prefix,
+          8000
+        );
+      const port = Number(await line('PORT'));
+      // Each client keeps its connection until the end: 'upgraded' once
+      // the 101 is in, 'closed' if the server closes it first.
+      const outcome = () =>
+        bounded(
+          new Promise((resolve) => {
+            const socket = track(net.connect(port, '127.0.0.1'));
+            let received = '';
+            socket.on('error', () => {});
+            socket.on('connect', () => socket.write(handshakeRequest()));
+            socket.on('data', (d) => {
+              received += d.toString('latin1');
+              if (received.includes('\r\n\r\n')) {
+                resolve(received.startsWith('HTTP/1.1 101') ? 'upgraded' : 'other');
+              }
+            });
+            socket.on('close', () => resolve('closed'));
+          }),
+          'outcome',
+          8000
+        );
+      const first = await Promise.all(Array.from({ length: 80 }, outcome));
+      child.stdin.write('x');
+      const report = JSON.parse(await line('REPORT'));
+      // Descriptors are free again: a new client is served.
+      const later = await outcome();
+      child.kill();
+      return {
+        some: first.includes('upgraded'),
+        closed: first.includes('closed'),
+        errors: report.errors,
+        later
+      };
+    };
+    const { expected, actual } = await (async () => {
+      const expected = await run(require('ws'), 'ws');
+      await cleanup();
+      const actual = await run(sut(), IS_NATIVE ? 'ws-native' : 'ws');
+      return { expected, actual };
+    })();
+    assert.deepEqual(actual, expected);
+    assert.deepEqual(expected, { some: true, closed: true, errors: 0, later: 'upgraded' });
+  });
+});

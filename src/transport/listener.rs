@@ -316,6 +316,15 @@ pub fn accept(fd: RawFd) -> Result<Option<OwnedFd>, i32> {
     }
 }
 
+/// A descriptor to hold in reserve (`/dev/null`), if one can be opened.
+pub fn spare_fd() -> Option<OwnedFd> {
+    // SAFETY: a NUL-terminated path and int flags; returns a new descriptor
+    // or -1.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    // SAFETY: a new descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Turns Nagle's algorithm off (`setNoDelay(true)`) or on.
 pub fn set_no_delay(fd: RawFd, on: bool) -> io::Result<()> {
     set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, i32::from(on))

@@ -100,6 +100,9 @@ pub struct Transport {
     pending_free: Vec<u32>,
     /// Where requests are peeked at.
     peek_buf: Vec<u8>,
+    /// A descriptor kept open to be closed when accepting runs out of
+    /// descriptors (see `drop_waiting`).
+    spare_fd: Option<OwnedFd>,
 }
 
 /// The callbacks of a transport: `poll` for every poll handle (see
@@ -137,6 +140,7 @@ impl Transport {
             pending: Vec::new(),
             pending_free: Vec::new(),
             peek_buf: Vec::new(),
+            spare_fd: None,
         })
     }
 
@@ -352,6 +356,9 @@ impl Transport {
     /// Listens on `addr`; returns the listener id, or the errno.
     pub fn listen(&mut self, addr: &SocketAddr, backlog: i32) -> Result<u32, i32> {
         let fd = listener::bind_listen(addr, backlog)?;
+        if self.spare_fd.is_none() {
+            self.spare_fd = listener::spare_fd();
+        }
         let id = match self.listeners.iter().position(Option::is_none) {
             Some(i) => i,
             None => {
@@ -411,13 +418,17 @@ impl Transport {
             let Some(slot) = self.listeners.get(id as usize).and_then(Option::as_ref) else {
                 return;
             };
-            match listener::accept(slot.fd.as_raw_fd()) {
+            let lfd = slot.fd.as_raw_fd();
+            match listener::accept(lfd) {
                 Ok(Some(fd)) => {
                     // What ws does to every connection (`setNoDelay()`).
                     let _ = listener::set_no_delay(fd.as_raw_fd(), true);
                     self.add_pending(id, fd);
                 }
                 Ok(None) => return,
+                Err(e) if (e == libc::EMFILE || e == libc::ENFILE) && self.drop_waiting(lfd) => {
+                    return;
+                }
                 Err(e)
                     if matches!(
                         e,
@@ -434,6 +445,23 @@ impl Transport {
                 Err(_) => {}
             }
         }
+    }
+
+    /// Out of descriptors: as libuv does for Node's servers, the spare
+    /// descriptor kept for this is closed, the connections waiting are
+    /// accepted and closed at once (their clients see the connection
+    /// close rather than hang), and the spare is taken again. `false` if
+    /// there is no spare (the caller then pauses the listener).
+    fn drop_waiting(&mut self, lfd: RawFd) -> bool {
+        let Some(spare) = self.spare_fd.take() else {
+            return false;
+        };
+        drop(spare);
+        while let Ok(Some(conn)) = listener::accept(lfd) {
+            drop(conn);
+        }
+        self.spare_fd = listener::spare_fd();
+        true
     }
 
     fn add_pending(&mut self, listener: u32, fd: OwnedFd) {
