@@ -22,6 +22,12 @@ const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
 const events = new Uint32Array(2 + 3 * 1024);
 
 //
+// Where the frames of an inflated message end (`inflatedFrameEnds()`),
+// shared likewise; grown when a message has more frames.
+//
+let frameEnds = new Uint32Array(64);
+
+//
 // The queue of a receiver before its first chunk (see `ParseState`).
 //
 const NO_ITEMS = Object.freeze([]);
@@ -85,6 +91,25 @@ class Pieces {
     this.list = list;
     this.frameStarts = frameStarts;
     this.length = length;
+  }
+}
+
+/**
+ * The payload of a compressed message whose output came from more than one
+ * frame, with where each frame's output ends (`binaryType` 'fragments'
+ * hands out one buffer per frame).
+ *
+ * @private
+ */
+class Inflated {
+  /**
+   * @param {Buffer} data The inflated payload
+   * @param {Uint32Array} ends The offsets in `data` where the output of each
+   *     frame that inflated to something ends, the last one `data.length`
+   */
+  constructor(data, ends) {
+    this.data = data;
+    this.ends = ends;
   }
 }
 
@@ -369,7 +394,15 @@ class Receiver {
           //
           // `null` is how an empty message is held (see `toMessageData()`).
           //
-          this._queue.push(Q_MESSAGE, data.length === 0 ? null : data, a === 1);
+          this._queue.push(
+            Q_MESSAGE,
+            data.length === 0
+              ? null
+              : a === 1 && this._mayWantFragments()
+                ? inflatedFrames(parser, data)
+                : data,
+            a === 1
+          );
         } else if (type === PING || type === PONG) {
           this._queue.push(
             type === PING ? Q_PING : Q_PONG,
@@ -479,6 +512,24 @@ class Receiver {
 
     state.tailUsed = offset;
     state.tailPiece = pieces.length - 1;
+  }
+
+  /**
+   * Whether a binary message parsed now may be handed out with `binaryType`
+   * 'fragments': it is now, or code may run before the message is emitted
+   * (which reads `binaryType`, as ws reads it when a message completes):
+   * listeners of the events queued before it, or the deferred dispatch.
+   *
+   * @return {Boolean}
+   * @private
+   */
+  _mayWantFragments() {
+    return (
+      this._binaryType === 'fragments' ||
+      this._head < this._queue.length ||
+      this._immediate !== null ||
+      (this._flags & (ALLOW_SYNC | DISPATCHING)) !== ALLOW_SYNC
+    );
   }
 
   /**
@@ -751,13 +802,18 @@ function createError(id, value) {
  * Turns a message's payload into what ws hands to `'message'` listeners:
  * text is always a Buffer; binary data follows `binaryType`.
  *
- * @param {(Buffer|Pieces|null)} payload The payload
+ * @param {(Buffer|Pieces|Inflated|null)} payload The payload
  * @param {Boolean} isBinary Whether the message is binary
  * @param {String} binaryType The binary type
  * @return {(Buffer|ArrayBuffer|Buffer[]|Blob)} The message data
  * @private
  */
 function toMessageData(payload, isBinary, binaryType) {
+  if (payload instanceof Inflated) {
+    if (isBinary && binaryType === 'fragments') return splitInflated(payload);
+    payload = payload.data;
+  }
+
   if (!isBinary || binaryType === 'nodebuffer') return joinPayload(payload);
   if (binaryType === 'arraybuffer') return toArrayBuffer(joinPayload(payload));
 
@@ -769,6 +825,46 @@ function toMessageData(payload, isBinary, binaryType) {
 
   if (payload === null) return new Blob([]);
   return new Blob(payload instanceof Pieces ? payload.list : [payload]);
+}
+
+/**
+ * The payload of the inflated message `parser.takeInflated()` returned last,
+ * with its frame ends if more than one frame made it.
+ *
+ * @param {binding.Receiver} parser The Rust parser
+ * @param {Buffer} data The inflated payload (not empty)
+ * @return {(Buffer|Inflated)} The payload
+ * @private
+ */
+function inflatedFrames(parser, data) {
+  let count = parser.inflatedFrameEnds(frameEnds);
+
+  if (count < 2) return data;
+
+  if (count > frameEnds.length) {
+    frameEnds = new Uint32Array(Math.max(count, 2 * frameEnds.length));
+    count = parser.inflatedFrameEnds(frameEnds);
+  }
+
+  return new Inflated(data, frameEnds.slice(0, count));
+}
+
+/**
+ * @param {Inflated} payload The payload
+ * @return {Buffer[]} One view of it per frame that inflated to something
+ * @private
+ */
+function splitInflated(payload) {
+  const { data, ends } = payload;
+  const frames = new Array(ends.length);
+  let start = 0;
+
+  for (let i = 0; i < ends.length; i++) {
+    frames[i] = view(data, start, ends[i] - start);
+    start = ends[i];
+  }
+
+  return frames;
 }
 
 /**

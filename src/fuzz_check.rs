@@ -205,7 +205,13 @@ impl ReceiverConfig {
 /// What JS makes of the records: completed messages and control frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    Message { binary: bool, data: Vec<u8> },
+    /// `ends`: where each frame's output ends in an inflated message
+    /// (`inflated_frame_ends`), empty for an uncompressed one.
+    Message {
+        binary: bool,
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    },
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     Close(u16, Vec<u8>),
@@ -333,7 +339,11 @@ impl Session {
                         if !binary && !self.opts.skip_utf8_validation {
                             assert!(std::str::from_utf8(&data).is_ok(), "invalid text");
                         }
-                        self.out.push(Event::Message { binary, data });
+                        self.out.push(Event::Message {
+                            binary,
+                            data,
+                            ends: Vec::new(),
+                        });
                     }
                     EV_PING | EV_PONG => {
                         assert!(a == 0 && b == 0, "PING/PONG {a} {b}");
@@ -390,7 +400,21 @@ impl Session {
                         if !binary && !self.opts.skip_utf8_validation {
                             assert!(std::str::from_utf8(&data).is_ok(), "invalid text");
                         }
-                        self.out.push(Event::Message { binary, data });
+                        // Frame ends: increasing, the last one the length,
+                        // the same however the stream was chunked.
+                        let mut ends = vec![0u32; 8];
+                        let n = self.r.inflated_frame_ends(&mut ends);
+                        if n > ends.len() {
+                            ends.resize(n, 0);
+                            assert_eq!(self.r.inflated_frame_ends(&mut ends), n);
+                        }
+                        ends.truncate(n);
+                        assert!(ends.windows(2).all(|w| w[0] < w[1]), "{ends:?}");
+                        assert_eq!(
+                            ends.last().map_or(0, |&e| e as usize),
+                            data.len().min(u32::MAX as usize)
+                        );
+                        self.out.push(Event::Message { binary, data, ends });
                     }
                     other => panic!("unknown record type {other}"),
                 }

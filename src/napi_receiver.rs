@@ -95,6 +95,18 @@ impl NativeReceiver {
         Ok(Some(buffer))
     }
 
+    /// Where each frame's output ends in the payload `takeInflated` returned
+    /// last, for the frames that inflated to something: writes as many ends
+    /// as `ends` holds and returns how many there are (0 for an empty
+    /// message, 1 when one frame made all of it).
+    #[napi(js_name = "inflatedFrameEnds")]
+    pub fn inflated_frame_ends(&self, mut ends: Uint32ArraySlice<'_>) -> u32 {
+        // SAFETY: the typed array's memory stays alive for this synchronous
+        // call, during which no JS runs; no other view of it is held here.
+        let out = unsafe { ends.as_mut() };
+        u32::try_from(self.inner.inflated_frame_ends(out)).unwrap_or(u32::MAX)
+    }
+
     /// Frees the decompression state (the connection is gone); later feeds
     /// are ignored as after a close frame.
     #[napi]

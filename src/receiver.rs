@@ -21,7 +21,11 @@
 //! (unmasked through a small buffer, so the chunk is left as it was), the
 //! inflated size counts against `max_payload` as it grows (a decompression
 //! bomb stops at the limit), and the message is handed over as its own
-//! buffer (`take_inflated`) since its bytes are not in any chunk.
+//! buffer (`take_inflated`) since its bytes are not in any chunk. Where
+//! each frame's output ends in it is recorded (cheaply: nothing for a
+//! message whose output came from one frame), for `binaryType =
+//! 'fragments'`, which hands out one buffer per frame as ws does
+//! (`inflated_frame_ends`).
 //!
 //! See docs/binding.md for the records.
 
@@ -191,8 +195,80 @@ struct InflateState {
     decompressor: Decompressor,
     /// The compressed message in progress, inflated so far.
     inflated: Vec<u8>,
+    /// Where the output of the first frame of the message in progress that
+    /// inflated to something ends (0 until one did). A message whose output
+    /// comes from one frame needs nothing more.
+    first_end: u32,
+    /// Frame ends (see `inflated_frame_ends`): those of the messages in
+    /// `ready` (`Ready::ends` are ranges of it), then, from `progress_from`,
+    /// those of the message in progress once a second frame of it inflated
+    /// to something (then its first end too).
+    frame_ends: Vec<u32>,
+    progress_from: usize,
     /// Inflated messages of the current `feed` call, not taken yet.
-    ready: VecDeque<Vec<u8>>,
+    ready: VecDeque<Ready>,
+    /// The frame ends of the message `take_inflated` returned last, a range
+    /// of `frame_ends` (empty if its output came from one frame or none),
+    /// and its length.
+    taken_ends: (usize, usize),
+    taken_len: usize,
+}
+
+/// An inflated message of the current `feed` call, not taken yet.
+struct Ready {
+    data: Vec<u8>,
+    /// Its frame ends, a range of `InflateState::frame_ends`.
+    ends: (usize, usize),
+}
+
+/// The most frame ends whose room is kept for the next messages (1 KiB).
+const MAX_KEPT_FRAME_ENDS: usize = 256;
+
+impl InflateState {
+    /// A data frame of the compressed message in progress is complete:
+    /// records where its output ends if it inflated to something.
+    fn end_frame(&mut self) {
+        let end = u32::try_from(self.inflated.len()).unwrap_or(u32::MAX);
+        let tracked = self.frame_ends.len() > self.progress_from;
+        let last = if tracked {
+            self.frame_ends.last().copied().unwrap_or(0)
+        } else {
+            self.first_end
+        };
+        if end <= last {
+            // Nothing inflated (ws leaves such frames out).
+        } else if self.first_end == 0 {
+            self.first_end = end;
+        } else {
+            if !tracked {
+                self.frame_ends.push(self.first_end);
+            }
+            self.frame_ends.push(end);
+        }
+    }
+
+    /// The message in progress is complete: hands it over with its frame
+    /// ends.
+    fn end_message(&mut self) {
+        let data = std::mem::take(&mut self.inflated);
+        let ends = (self.progress_from, self.frame_ends.len());
+        self.ready.push_back(Ready { data, ends });
+        self.progress_from = self.frame_ends.len();
+        self.first_end = 0;
+    }
+
+    /// A new `feed` call: the messages not taken are dropped, with their
+    /// frame ends (those of the message in progress are kept).
+    fn start_feed(&mut self) {
+        self.ready.clear();
+        self.frame_ends.drain(..self.progress_from);
+        self.progress_from = 0;
+        if self.frame_ends.is_empty() && self.frame_ends.capacity() > MAX_KEPT_FRAME_ENDS {
+            self.frame_ends = Vec::new();
+        }
+        self.taken_ends = (0, 0);
+        self.taken_len = 0;
+    }
 }
 
 /// One per connection, so kept small (about 120 bytes): what only some
@@ -286,7 +362,12 @@ impl Receiver {
             Box::new(InflateState {
                 decompressor: Decompressor::new(bits, nct),
                 inflated: Vec::new(),
+                first_end: 0,
+                frame_ends: Vec::new(),
+                progress_from: 0,
                 ready: VecDeque::new(),
+                taken_ends: (0, 0),
+                taken_len: 0,
             })
         });
     }
@@ -309,7 +390,35 @@ impl Receiver {
     /// `EV_INFLATED` record of the last `feed` call (they are dropped when
     /// the next call starts).
     pub fn take_inflated(&mut self) -> Option<Vec<u8>> {
-        self.inflate.as_mut()?.ready.pop_front()
+        let state = self.inflate.as_mut()?;
+        let ready = state.ready.pop_front()?;
+        state.taken_ends = ready.ends;
+        state.taken_len = ready.data.len();
+        Some(ready.data)
+    }
+
+    /// Where the output of each frame of the message `take_inflated`
+    /// returned last ends in it, for the frames that inflated to something
+    /// (ws's `binaryType = 'fragments'` leaves the others out), in order:
+    /// the last end is the message's length. Writes as many as `out` holds
+    /// and returns how many there are: 0 for an empty message (or when none
+    /// was taken in this `feed` call), 1 when one frame made all of it.
+    /// Ends are saturated at `u32::MAX`.
+    pub fn inflated_frame_ends(&self, out: &mut [u32]) -> usize {
+        let Some(state) = self.inflate.as_deref() else {
+            return 0;
+        };
+        let (from, to) = state.taken_ends;
+        let single = [u32::try_from(state.taken_len).unwrap_or(u32::MAX)];
+        let ends = match state.frame_ends.get(from..to) {
+            Some(ends) if !ends.is_empty() => ends,
+            _ if state.taken_len == 0 => return 0,
+            _ => &single[..],
+        };
+        for (dst, src) in out.iter_mut().zip(ends) {
+            *dst = *src;
+        }
+        ends.len()
     }
 
     /// Gives a buffer returned by `take_inflated` back, to inflate the next
@@ -337,14 +446,23 @@ impl Receiver {
         self.drop_inflate_state();
         if let Some(state) = self.inflate.as_mut() {
             state.ready = VecDeque::new();
+            state.frame_ends = Vec::new();
+            state.progress_from = 0;
+            state.taken_ends = (0, 0);
+            state.taken_len = 0;
         }
         self.ctrl = Vec::new();
     }
 
+    /// Drops the message in progress and the context (the messages
+    /// ready to be taken stay).
     fn drop_inflate_state(&mut self) {
         if let Some(state) = self.inflate.as_mut() {
             state.decompressor.close();
             state.inflated = Vec::new();
+            state.first_end = 0;
+            let progress_from = state.progress_from;
+            state.frame_ends.truncate(progress_from);
         }
     }
 
@@ -389,7 +507,7 @@ impl Receiver {
         let mut pos = start.min(end);
         let capacity = (events.len() - 2) / RECORD_LEN;
         if let Some(state) = self.inflate.as_mut() {
-            state.ready.clear();
+            state.start_feed();
         }
         let mut out = Records {
             events,
@@ -710,18 +828,22 @@ impl Receiver {
             }
             _ => {
                 self.stage = Stage::Info;
-                if self.fin {
-                    let text = self.opcode == OP_TEXT;
-                    if self.compressed {
+                if self.compressed {
+                    if self.fin {
                         self.finish_inflated()?;
                     }
+                    if let Some(state) = self.inflate.as_deref_mut() {
+                        state.end_frame();
+                    }
+                }
+                if self.fin {
+                    let text = self.opcode == OP_TEXT;
                     if text && !self.opts.skip_utf8_validation && !self.utf8.is_complete() {
                         return Err(ProtocolError::new(ErrorId::InvalidUtf8));
                     }
                     if let (true, Some(state)) = (self.compressed, self.inflate.as_mut()) {
                         let len = u32::try_from(state.inflated.len()).unwrap_or(u32::MAX);
-                        let data = std::mem::take(&mut state.inflated);
-                        state.ready.push_back(data);
+                        state.end_message();
                         out.push(EV_INFLATED, u32::from(!text), len);
                     } else {
                         out.push(EV_MESSAGE, u32::from(!text), 0);

@@ -25,6 +25,7 @@ const {
   RawClient,
   bounded,
   cleanup,
+  closePayload,
   deferred,
   describeData,
   describeError,
@@ -799,6 +800,139 @@ describe('frames on the wire (ws vs ours)', () => {
       const actual = await scenario(sut());
       assert.deepEqual(actual, expected);
     });
+  }
+});
+
+describe("binaryType 'fragments': one buffer per frame (ws vs ours)", () => {
+  //
+  // ws hands out a compressed message's inflated output frame by frame,
+  // leaving out the frames that inflate to nothing, and reads binaryType
+  // when the message completes. A ping whose payload names a binaryType
+  // switches to it (between the frames of a message, too).
+  //
+  async function scenario(WS, { allowSynchronousEvents, oneWrite }) {
+    const { wss, port } = await listenWss(WS, { perMessageDeflate: true, allowSynchronousEvents });
+    const log = [];
+    const closed = deferred();
+
+    wss.on('connection', (ws) => {
+      ws.binaryType = 'fragments';
+      record(ws, log);
+      ws.on('ping', (data) => {
+        if (data.length !== 0) ws.binaryType = String(data);
+      });
+      ws.on('close', () => closed.resolve());
+    });
+
+    const raw = new RawClient(port, { headers: { 'Sec-WebSocket-Extensions': NAME } });
+    const { head } = await raw.head();
+    assert.match(head, /permessage-deflate/);
+
+    let pings = 0;
+    const send = (frames) => {
+      pings += frames.filter((f) => (f[0] & 0x0f) === OP.PING).length;
+      if (oneWrite) raw.send(Buffer.concat(frames));
+      else for (const f of frames) raw.send(f);
+    };
+    // Every ping is answered: waits until the server has read the frames.
+    const sync = async () => {
+      send([frame(OP.PING)]);
+      await raw.waitFrames(pings);
+    };
+
+    const z = streamDeflater();
+    const strip = (p) => p.subarray(0, p.length - 4);
+    const first = (opcode, payload, fin = false) => frame(opcode, payload, { rsv: 0x40, fin });
+    const cont = (payload, fin = false) => frame(OP.CONT, payload, { fin });
+
+    /** A message of several frames, two of them inflating to nothing. */
+    async function several(opcode, between = frame(OP.PING)) {
+      const a = await z('first frame ', false);
+      const b = await z('', false); // an empty stored block: no output
+      const c = await z('second frame, second frame', false);
+      const d = await z('last', true);
+      return [
+        first(opcode, a),
+        cont(b),
+        cont(c.subarray(0, 1)), // no complete symbol: no output
+        between,
+        cont(c.subarray(1)),
+        cont(Buffer.alloc(0)),
+        cont(d, true)
+      ];
+    }
+
+    send([
+      ...(await several(OP.BINARY)),
+      ...(await several(OP.TEXT)),
+      // The output of one frame, the last one being the trailer alone.
+      first(OP.BINARY, strip(await z('only', false))),
+      cont(Buffer.alloc(0), true),
+      // Frames without output.
+      first(OP.BINARY, await z('', false)),
+      cont(await z('', true), true),
+      // One frame.
+      first(OP.BINARY, await z('single', true), true),
+      // Uncompressed, for comparison.
+      frame(OP.BINARY, 'ab', { fin: false }),
+      cont('', false),
+      cont('cd', true)
+    ]);
+    await sync();
+
+    // binaryType changes while a message is received, in the same chunk.
+    for (const type of ['fragments', 'arraybuffer', 'blob', 'nodebuffer', 'fragments']) {
+      send(await several(OP.BINARY, frame(OP.PING, type)));
+    }
+    await sync();
+
+    // ... or from one chunk to the next.
+    const frames = await several(OP.BINARY);
+    send([frame(OP.PING, 'blob'), ...frames.slice(0, 3)]);
+    await sync();
+    send([frame(OP.PING, 'fragments')]);
+    await sync();
+    send(frames.slice(4));
+    await sync();
+
+    send([frame(OP.CLOSE, closePayload(1000))]);
+    await raw.closed;
+    await bounded(closed.promise, 'server close');
+    return log.filter((e) => e[0] !== 'ping');
+  }
+
+  for (const allowSynchronousEvents of [true, false]) {
+    for (const oneWrite of [true, false]) {
+      const name =
+        `${oneWrite ? 'in one write' : 'one frame per write'}` +
+        `${allowSynchronousEvents ? '' : ', allowSynchronousEvents: false'}`;
+
+      test(name, async () => {
+        const options = { allowSynchronousEvents, oneWrite };
+        const expected = await scenario(ref(), options);
+        await cleanup();
+        const actual = await scenario(sut(), options);
+        assert.deepEqual(actual, expected);
+
+        const pieces = expected
+          .filter((e) => e[0] === 'message')
+          .map(([, data]) => (data.type === 'Array' ? data.pieces : data.type));
+        assert.deepEqual(pieces, [
+          [12, 26, 4],
+          'Buffer',
+          [4],
+          [],
+          [6],
+          [2, 2],
+          [12, 26, 4],
+          'ArrayBuffer',
+          'Blob',
+          'Buffer',
+          [12, 26, 4],
+          [12, 26, 4]
+        ]);
+      });
+    }
   }
 });
 

@@ -40,6 +40,8 @@ struct Driver {
     message: Vec<u8>,
     control: Vec<u8>,
     out: Vec<Ev>,
+    /// The frame ends of each inflated message (`inflated_frame_ends`).
+    frame_ends: Vec<Vec<u32>>,
     calls: usize,
 }
 
@@ -55,6 +57,7 @@ impl Driver {
             message: vec![],
             control: vec![],
             out: vec![],
+            frame_ends: vec![],
             calls: 0,
         }
     }
@@ -123,6 +126,17 @@ impl Driver {
                     EV_INFLATED => {
                         let data = self.r.take_inflated().expect("an inflated message");
                         assert_eq!(b as usize, data.len());
+                        let mut ends = vec![0; 4];
+                        let n = self.r.inflated_frame_ends(&mut ends);
+                        if n > ends.len() {
+                            ends.resize(n, 0);
+                            assert_eq!(self.r.inflated_frame_ends(&mut ends), n);
+                        }
+                        ends.truncate(n);
+                        // Increasing, the last one the length.
+                        assert!(ends.windows(2).all(|w| w[0] < w[1]), "{ends:?}");
+                        assert_eq!(ends.last().copied().unwrap_or(0) as usize, data.len());
+                        self.frame_ends.push(ends);
                         self.out.push(Ev::Message {
                             binary: a == 1,
                             data,

@@ -224,3 +224,107 @@ fn release_stops_the_receiver() {
     d.feed(&frame_raw(0x80, &HELLO[3..], None));
     assert!(d.out.is_empty());
 }
+
+/// A streaming compressor's output for each piece, with a sync flush after
+/// each (the trailer removed from the last one, as for a message's end).
+fn compress_pieces(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut c = Compressor::new(DeflateOptions::default(), true);
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut out = Vec::new();
+            c.compress(p, i + 1 == pieces.len(), &mut out).unwrap();
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn frame_ends_of_inflated_messages() {
+    let z = compress_pieces(&[b"hello hello hello", b"", b"world world", b"tail"]);
+    // Frames: "hello..", an empty flush (inflates to nothing), "world.."
+    // cut after its first byte (which inflates to nothing), an empty frame,
+    // then the last one.
+    let frames = [
+        frame_raw(0x42, &z[0], Some(KEY)),
+        frame_raw(0x00, &z[1], Some(KEY)),
+        frame_raw(0x00, &z[2][..1], Some(KEY)),
+        frame_raw(0x89, b"ping", Some(KEY)),
+        frame_raw(0x00, &z[2][1..], Some(KEY)),
+        frame_raw(0x00, &[], Some(KEY)),
+        frame_raw(0x80, &z[3], Some(KEY)),
+    ];
+    let bytes = cat(&frames);
+    let whole = b"hello hello helloworld worldtail";
+    let expected = vec![Ev::Ping(b"ping".to_vec()), binary(whole)];
+    let ends = vec![vec![17, 28, 32]];
+    let mut d = server();
+    d.feed(&bytes);
+    assert_eq!((&d.out, &d.frame_ends), (&expected, &ends));
+    let mut d = server();
+    for b in &bytes {
+        d.feed(std::slice::from_ref(b));
+    }
+    assert_eq!((&d.out, &d.frame_ends), (&expected, &ends));
+    let mut d = server();
+    for f in &frames {
+        d.feed(f);
+    }
+    assert_eq!((&d.out, &d.frame_ends), (&expected, &ends));
+
+    // The output of one frame (the first, or the last), of none, of
+    // several, with several messages per call or a small events array.
+    let z = compress_pieces(&[b"abc", b"", b"def", b"", b"gh", b"i", b"jk", b"text"]);
+    let strip = |p: &Vec<u8>| p[..p.len() - 4].to_vec();
+    let t = |b0: u8, p: &[u8]| frame_raw(b0, p, Some(KEY));
+    let bytes = cat(&[
+        t(0x42, &strip(&z[0])),
+        t(0x80, &[]),
+        t(0x42, &z[1]),
+        t(0x80, &strip(&z[2])),
+        t(0xc2, &strip(&z[3])),
+        t(0x42, &z[4]),
+        t(0x89, b""),
+        t(0x00, &z[5]),
+        t(0x80, &strip(&z[6])),
+        t(0xc1, &z[7]),
+    ]);
+    let expected = vec![
+        binary(b"abc"),
+        binary(b"def"),
+        binary(b""),
+        Ev::Ping(vec![]),
+        binary(b"ghijk"),
+        text("text"),
+    ];
+    let ends = vec![vec![3], vec![3], vec![], vec![2, 3, 5], vec![4]];
+    let opts = Options {
+        is_server: true,
+        ..Options::default()
+    };
+    for records in [RECORDS_PER_STEP, 3, 1024] {
+        let mut d = deflating(Driver::with_capacity(opts, records), Some((15, false)));
+        d.feed(&bytes);
+        assert_eq!((&d.out, &d.frame_ends), (&expected, &ends), "{records}");
+    }
+    let mut d = server();
+    for b in &bytes {
+        d.feed(std::slice::from_ref(b));
+    }
+    assert_eq!((&d.out, &d.frame_ends), (&expected, &ends));
+
+    // An error drops the ends of the message in progress; the message
+    // before it keeps its own.
+    let z = compress_pieces(&[b"ab", b"cd", b"ef", b""]);
+    let mut d = server();
+    d.feed(&cat(&[
+        t(0x42, &z[0]),
+        t(0x80, &strip(&z[1])),
+        t(0x42, &z[2]),
+        t(0x00, &[0xff, 0xff, 0xff]),
+    ]));
+    assert_eq!(d.frame_ends, vec![vec![2, 4]]);
+    assert_eq!(d.out.len(), 2);
+    assert!(matches!(d.out[1], Ev::Error(..)));
+}
