@@ -7,7 +7,7 @@
 //! the last inflate (§7.2.2). With context takeover the (de)compressor keeps
 //! its window from one message to the next; without, it starts afresh for
 //! each message. Fresh contexts cost allocation and initialisation (a window
-//! 15 compressor is about 256 KiB), so contexts that would be reset after
+//! 15 compressor is a 371 KiB block), so contexts that would be reset after
 //! every message are not kept per connection: they are borrowed from a small
 //! per-thread pool for the length of one message.
 //!
@@ -17,7 +17,11 @@
 
 use std::cell::RefCell;
 
-use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Status, Strategy};
+use zlib_rs::{Inflate, InflateFlush, Status};
+
+use raw::RawDeflate;
+
+mod raw;
 
 /// The empty stored block a sync flush ends with (RFC 7692 §7.2.1).
 pub const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -96,27 +100,27 @@ impl DeflateOptions {
         check("windowBits", i32::from(self.window_bits), 8, 15)
     }
 
-    fn config(&self) -> DeflateConfig {
-        let strategy = match self.strategy {
-            1 => Strategy::Filtered,
-            2 => Strategy::HuffmanOnly,
-            3 => Strategy::Rle,
-            4 => Strategy::Fixed,
-            _ => Strategy::Default,
-        };
-        DeflateConfig {
-            level: self.level.clamp(-1, 9),
-            mem_level: self.mem_level.clamp(1, 9),
-            strategy,
-            // Negative: raw deflate, no zlib header.
-            window_bits: -i32::from(self.window_bits.clamp(9, 15)),
-            ..DeflateConfig::default()
-        }
+    /// A new compressor with these settings (clamped into range).
+    fn new_state(&self) -> Result<RawDeflate, CompressError> {
+        RawDeflate::new(
+            self.level.clamp(-1, 9),
+            i32::from(self.window_bits.clamp(9, 15)),
+            self.mem_level.clamp(1, 9),
+            self.strategy.clamp(0, 4),
+        )
+        .map_err(|e| {
+            CompressError(if e.0 == libz_rs_sys::Z_MEM_ERROR {
+                "insufficient memory"
+            } else {
+                "invalid deflate settings"
+            })
+        })
     }
 }
 
-/// Why a message could not be compressed (zlib-rs reports no error for
-/// valid settings and a sync flush; kept for completeness).
+/// Why a message could not be compressed: memory for a new context could
+/// not be had (zlib-rs reports no other error for valid settings and a sync
+/// flush).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CompressError(pub &'static str);
 
@@ -129,20 +133,23 @@ impl std::fmt::Display for CompressError {
 impl std::error::Error for CompressError {}
 
 thread_local! {
-    static DEFLATE_POOL: RefCell<Vec<(DeflateOptions, Deflate)>> = const { RefCell::new(Vec::new()) };
+    static DEFLATE_POOL: RefCell<Vec<(DeflateOptions, RawDeflate)>> = const { RefCell::new(Vec::new()) };
     static INFLATE_POOL: RefCell<Vec<Inflate>> = const { RefCell::new(Vec::new()) };
 }
 
-fn pooled_deflate(opts: &DeflateOptions) -> Deflate {
+fn pooled_deflate(opts: &DeflateOptions) -> Result<RawDeflate, CompressError> {
     let found = DEFLATE_POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let at = pool.iter().rposition(|(o, _)| o == opts)?;
         Some(pool.swap_remove(at).1)
     });
-    found.unwrap_or_else(|| Deflate::new_with_config(opts.config()))
+    match found {
+        Some(state) => Ok(state),
+        None => opts.new_state(),
+    }
 }
 
-fn return_deflate(opts: DeflateOptions, mut state: Deflate) {
+fn return_deflate(opts: DeflateOptions, mut state: RawDeflate) {
     state.reset();
     DEFLATE_POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
@@ -189,7 +196,11 @@ pub struct Compressor {
     no_context_takeover: bool,
     /// With context takeover: this connection's own state. Without: a
     /// pooled state, held only while a fragmented message is in progress.
-    state: Option<Deflate>,
+    state: Option<RawDeflate>,
+    /// `state` is this connection's own and has not finished a message yet:
+    /// after the first, the pages it left zero are handed back (see
+    /// `RawDeflate::release_zero_pages`).
+    first_message: bool,
 }
 
 impl Compressor {
@@ -200,6 +211,7 @@ impl Compressor {
             opts,
             no_context_takeover,
             state: None,
+            first_message: false,
         }
     }
 
@@ -215,8 +227,11 @@ impl Compressor {
     ) -> Result<(), CompressError> {
         let mut state = match self.state.take() {
             Some(s) => s,
-            None if self.no_context_takeover => pooled_deflate(&self.opts),
-            None => Deflate::new_with_config(self.opts.config()),
+            None if self.no_context_takeover => pooled_deflate(&self.opts)?,
+            None => {
+                self.first_message = true;
+                self.opts.new_state()?
+            }
         };
         out.clear();
         // On error the state is dropped: the stream is in an unknown state,
@@ -229,6 +244,14 @@ impl Compressor {
             if self.no_context_takeover {
                 return_deflate(self.opts, state);
                 return Ok(());
+            }
+            if std::mem::take(&mut self.first_message) {
+                // Idle connections hold only what their compressor used: a
+                // window 15 one, about 150 KiB after a 2 KiB message (the
+                // hash table is 128 KiB of it) instead of 313 KiB. Later
+                // messages fault back in what they write (the symbol
+                // buffer, more of the window and chains), once.
+                state.release_zero_pages();
             }
         }
         self.state = Some(state);
@@ -247,25 +270,39 @@ impl Compressor {
 /// zlib forget the previous flush, without which it would skip this one
 /// when nothing is pending (an empty message right after another would then
 /// come out empty instead of as an empty stored block).
-fn deflate_sync(state: &mut Deflate, input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressError> {
+fn deflate_sync(
+    state: &mut RawDeflate,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), CompressError> {
     // Room for the input, assuming some compression; grown as needed.
     let want = input.len() / 4 + 64;
-    deflate_step(state, input, out, DeflateFlush::NoFlush, want)?;
-    deflate_step(state, &[], out, DeflateFlush::SyncFlush, 64)
+    deflate_step(state, input, out, Flush::None, want)?;
+    deflate_step(state, &[], out, Flush::Sync, 64)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    None,
+    Sync,
 }
 
 fn deflate_step(
-    state: &mut Deflate,
+    state: &mut RawDeflate,
     mut input: &[u8],
     out: &mut Vec<u8>,
-    flush: DeflateFlush,
+    flush: Flush,
     mut want: usize,
 ) -> Result<(), CompressError> {
+    let zflush = match flush {
+        Flush::None => libz_rs_sys::Z_NO_FLUSH,
+        Flush::Sync => libz_rs_sys::Z_SYNC_FLUSH,
+    };
     loop {
         let start = open_room(out, want, usize::MAX);
         let room = out.len() - start;
         let (in0, out0) = (state.total_in(), state.total_out());
-        let res = state.compress(input, out.get_mut(start..).unwrap_or_default(), flush);
+        let res = state.compress(input, out.get_mut(start..).unwrap_or_default(), zflush);
         let consumed = usize::try_from(state.total_in() - in0).unwrap_or(usize::MAX);
         let produced = usize::try_from(state.total_out() - out0).unwrap_or(usize::MAX);
         out.truncate(start + produced.min(room));
@@ -279,8 +316,8 @@ fn deflate_step(
         // it has not written yet); a flush once zlib stops with output room
         // to spare.
         let done = match flush {
-            DeflateFlush::NoFlush => input.is_empty(),
-            _ => produced < room,
+            Flush::None => input.is_empty(),
+            Flush::Sync => produced < room,
         };
         if done {
             return Ok(());
