@@ -356,24 +356,24 @@ function addToOutbox(socket, data, flags, cb) {
 
   //
   // The frame just written, sent again to another connection in the same
-  // tick (a broadcast): its bytes are shared rather than copied. The
-  // payload is compared, not just the object, as a Buffer may change
-  // between two sends.
+  // tick (a broadcast): its bytes are shared rather than copied. Only the
+  // same string or the same Buffer object qualifies (other payloads are
+  // not compared: an echo server would pay for it on every message), and
+  // a Buffer's bytes are compared too, as it may change between sends.
   //
   if (
     repeatEnd === outboxOffset &&
     flags === repeatFlags &&
-    (payload === null
-      ? data === repeatData
-      : repeatData === null &&
-        payload.length === repeatEnd - repeatPayloadStart &&
+    data === repeatData &&
+    (payload === null ||
+      (payload.length === repeatEnd - repeatPayloadStart &&
         outbox.compare(
           payload,
           0,
           payload.length,
           repeatPayloadStart,
           repeatEnd
-        ) === 0)
+        ) === 0))
   ) {
     start = repeatStart;
     end = repeatEnd;
@@ -384,7 +384,7 @@ function addToOutbox(socket, data, flags, cb) {
     end = repeatEnd = outboxOffset = repeatPayloadStart + length;
     repeatStart = start;
     repeatFlags = flags;
-    repeatData = payload === null ? data : null;
+    repeatData = data;
   }
 
   const id = socket._id;
