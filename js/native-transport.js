@@ -118,6 +118,13 @@ let repeatPayloadStart = 0;
 let repeatFlags = 0;
 let repeatData = null;
 let dirty = [];
+
+//
+// Sockets whose write callbacks are due at the end of the current flush
+// (see `_afterWrite()`), and whether a sender's end-of-tick flush runs.
+//
+let settling = [];
+let settleNow = false;
 let outboxScheduled = false;
 let exitHookInstalled = false;
 
@@ -305,6 +312,42 @@ class NativeSender extends Sender {
   }
 
   /**
+   * Writes encoded frames. From the flush at the end of the tick, the
+   * callbacks of what the socket takes at once are called right after the
+   * write, as ws's come one tick after the send.
+   *
+   * @param {Object} output The result of `_encode()`
+   * @param {Boolean} [fromTick=false] Whether this is that flush
+   * @private
+   */
+  _write(output, fromTick) {
+    if (fromTick !== true) {
+      super._write(output);
+      return;
+    }
+
+    settleNow = true;
+
+    try {
+      super._write(output);
+    } finally {
+      settleNow = false;
+    }
+
+    if (settling.length !== 0) {
+      //
+      // The other senders of this flush must still write: a callback's
+      // error is rethrown in a tick of its own.
+      //
+      try {
+        settleAll();
+      } catch (err) {
+        process.nextTick(rethrow, err);
+      }
+    }
+  }
+
+  /**
    * Writes the frames sent so far now instead of at the end of the tick.
    *
    * @public
@@ -416,7 +459,7 @@ function addToOutbox(socket, data, flags, cb) {
 
   if (!outboxScheduled) {
     outboxScheduled = true;
-    process.nextTick(flushOutbox);
+    process.nextTick(flushOutboxTick);
 
     //
     // As with `Sender`: a program may send and exit in the same tick.
@@ -475,13 +518,29 @@ function writeFrame(data, payload, flags) {
 }
 
 /**
- * Writes the outbox: one call into Rust for every connection.
+ * Writes the outbox at the end of the tick the frames were sent in. The
+ * send callbacks of what the sockets took at once are called from here,
+ * one tick after the sends, as a stream calls those of a write that
+ * completes at once (ws's sends).
  *
  * @private
  */
-function flushOutbox() {
+function flushOutboxTick() {
+  flushOutbox(true);
+}
+
+/**
+ * Writes the outbox: one call into Rust for every connection.
+ *
+ * @param {Boolean} [fromTick=false] Whether the send callbacks may be
+ *     called now (else in a later tick: the caller may be a `send()`)
+ * @private
+ */
+function flushOutbox(fromTick) {
   outboxScheduled = false;
   if (segmentCount === 0) return;
+
+  const now = fromTick === true;
 
   const count = segmentCount;
   const sockets = dirty;
@@ -508,9 +567,42 @@ function flushOutbox() {
     socket._afterWrite(
       bytes,
       results[socket._outboxLast],
-      callbacks === null ? null : callbacks.length === 1 ? callbacks[0] : callbacks
+      callbacks === null ? null : callbacks.length === 1 ? callbacks[0] : callbacks,
+      now
     );
   }
+
+  if (settling.length !== 0) settleAll();
+}
+
+/**
+ * Calls the send callbacks `_afterWrite()` left for the end of a flush. A
+ * callback that throws does not cost the other sockets theirs: the first
+ * error is rethrown at the end, later ones in ticks of their own.
+ *
+ * @private
+ */
+function settleAll() {
+  const list = settling;
+  let error = null;
+  let failed = false;
+
+  settling = [];
+
+  for (let i = 0; i < list.length; i++) {
+    try {
+      settle(list[i]);
+    } catch (err) {
+      if (failed) {
+        process.nextTick(rethrow, err);
+      } else {
+        failed = true;
+        error = err;
+      }
+    }
+  }
+
+  if (failed) throw error;
 }
 
 /**
@@ -1103,9 +1195,11 @@ class NativeSocket extends EventEmitter {
    * @param {Number} length The bytes written or queued
    * @param {Number} queued What Rust returned: the bytes queued, or -errno
    * @param {(Function|Function[]|null)} cb The callback(s) of the write
+   * @param {Boolean} [now=false] Whether written callbacks may be called at
+   *     the end of this flush of the outbox
    * @private
    */
-  _afterWrite(length, queued, cb) {
+  _afterWrite(length, queued, cb, now) {
     if (queued < 0) {
       const err = this.destroyed
         ? destroyedError()
@@ -1133,9 +1227,12 @@ class NativeSocket extends EventEmitter {
 
     //
     // As for a stream's write that completes at once, the callbacks are
-    // called in a later tick.
+    // called in a later tick (the outbox's flush is one already).
     //
-    if (queued === 0 && cb !== null) process.nextTick(settle, this);
+    if (queued === 0 && cb !== null) {
+      if (now === true || settleNow) settling.push(this);
+      else process.nextTick(settle, this);
+    }
   }
 
   /**

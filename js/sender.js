@@ -652,9 +652,11 @@ class Sender {
    * Writes encoded frames to the socket.
    *
    * @param {Object} output The result of `_encode()`
+   * @param {Boolean} [fromTick=false] Whether this is the flush at the end
+   *     of the tick the frames were sent in (see `NativeSender`)
    * @private
    */
-  _write(output) {
+  _write(output, fromTick) {
     const { buffers, callback } = output;
     const socket = this._socket;
     const last = buffers.length - 1;
@@ -694,7 +696,7 @@ function flushAll() {
   stageOffset = 0;
 
   for (let i = 0; i < senders.length; i++) {
-    if (outputs[i] !== null) senders[i]._write(outputs[i]);
+    if (outputs[i] !== null) senders[i]._write(outputs[i], true);
   }
 }
 
