@@ -4,6 +4,7 @@ const dns = require('dns');
 const fs = require('fs');
 const http = require('http');
 const net = require('net');
+const os = require('os');
 const { getSystemErrorMap } = require('util');
 
 const nativeTransport = require('./native-transport');
@@ -162,7 +163,7 @@ class NativeListener {
       //
       let r = native.listen('::', port, backlog);
 
-      if (r < 0 && -r === getErrno('EAFNOSUPPORT')) {
+      if (r < 0 && -r === os.constants.errno.EAFNOSUPPORT) {
         r = native.listen('0.0.0.0', port, backlog);
         this._listened(r, '0.0.0.0', port);
       } else {
@@ -364,19 +365,6 @@ function sweep(listener) {
   const fds = native.listenerSweep(listener._id, PENDING_MAX_AGE);
 
   for (let i = 0; i < fds.length; i++) listener._onHandoff(fds[i]);
-}
-
-/**
- * @param {String} code An errno name
- * @return {Number} Its (positive) number, or 0
- * @private
- */
-function getErrno(code) {
-  for (const [errno, [name]] of getSystemErrorMap()) {
-    if (name === code) return -errno;
-  }
-
-  return 0;
 }
 
 /**

@@ -158,11 +158,19 @@ impl Transport {
         }
         let id = match self.free.pop() {
             Some(id) => id,
-            None => {
-                let id = u32::try_from(self.slots.len()).map_err(|_| libc::EMFILE)?;
-                self.slots.push(None);
-                id
-            }
+            None => match u32::try_from(self.slots.len()) {
+                Ok(id) => {
+                    self.slots.push(None);
+                    id
+                }
+                Err(_) => {
+                    // A handle must be closed before its descriptor is.
+                    if let Some(p) = poll {
+                        p.close();
+                    }
+                    return Err(libc::EMFILE);
+                }
+            },
         };
         let poll = match poll {
             Some(mut p) => {
