@@ -49,14 +49,11 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads into `buf`: `Ok(Some(0))` is end of stream, `Ok(None)` means
-/// nothing to read now.
-pub fn read(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Option<usize>> {
+/// Runs a non-blocking system call that returns a byte count or -1:
+/// `EINTR` is retried, `EAGAIN` is `Ok(None)`.
+pub fn retry(mut call: impl FnMut() -> isize) -> io::Result<Option<usize>> {
     loop {
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
-        // duration of the call; `read` writes at most that many and never
-        // reads them, so uninitialised memory is fine.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = call();
         if n >= 0 {
             return Ok(Some(n as usize));
         }
@@ -67,6 +64,15 @@ pub fn read(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Opti
             _ => return Err(err),
         }
     }
+}
+
+/// Reads into `buf`: `Ok(Some(0))` is end of stream, `Ok(None)` means
+/// nothing to read now.
+pub fn read(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
+    // duration of the call; `read` writes at most that many and never reads
+    // them, so uninitialised memory is fine.
+    retry(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
 /// Writes as much of `bufs` (in order) as the socket takes now, with as few
@@ -112,28 +118,17 @@ fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<
     if count == 0 {
         return Ok(Some(0));
     }
-    loop {
-        // SAFETY: the first `count` iovecs point into the live slices of
-        // `bufs`, which outlive the call; `writev` only reads them.
-        // (`send` with MSG_NOSIGNAL is not usable with an iovec list, and
-        // Node ignores SIGPIPE, so EPIPE comes back as an error.)
-        let n = unsafe {
-            if count == 1 {
-                libc::write(fd, iov[0].iov_base, iov[0].iov_len)
-            } else {
-                libc::writev(fd, iov.as_ptr(), count as libc::c_int)
-            }
-        };
-        if n >= 0 {
-            return Ok(Some(n as usize));
+    // SAFETY: the first `count` iovecs point into the live slices of
+    // `bufs`, which outlive the call; `writev` only reads them. (`send` with
+    // MSG_NOSIGNAL is not usable with an iovec list, and Node ignores
+    // SIGPIPE, so EPIPE comes back as an error.)
+    retry(|| unsafe {
+        if count == 1 {
+            libc::write(fd, iov[0].iov_base, iov[0].iov_len)
+        } else {
+            libc::writev(fd, iov.as_ptr(), count as libc::c_int)
         }
-        let err = last_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return Ok(None),
-            _ => return Err(err),
-        }
-    }
+    })
 }
 
 /// Sends the FIN: shuts the write side (the JS shell still holds another

@@ -346,19 +346,10 @@ pub fn set_keep_alive(fd: RawFd, on: bool, delay_secs: i32) -> io::Result<()> {
 /// Reads without consuming: `Ok(Some(0))` at the end of stream, `Ok(None)`
 /// when nothing is there yet.
 pub fn peek(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        // SAFETY: `buf` is valid for writes of its length.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK) };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        let err = last_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return Ok(None),
-            _ => return Err(err),
-        }
-    }
+    // SAFETY: `buf` is valid for writes of its length.
+    super::fd::retry(|| unsafe {
+        libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK)
+    })
 }
 
 /// Consumes exactly `buf.len()` bytes that a peek saw (they are in the
