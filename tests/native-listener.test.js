@@ -425,3 +425,107 @@ describe('native listener out of descriptors', () => {
     assert.deepEqual(expected, { some: true, closed: true, errors: 0, later: 'upgraded' });
   });
 });
+
+describe('dual stack with net.ipv6.bindv6only = 1', () => {
+  //
+  // Node (libuv) clears IPV6_V6ONLY on every IPv6 listening socket unless
+  // `ipv6Only` is asked for, which ws never does: `{ port }` alone listens
+  // on `::` and takes IPv4 clients whatever the system's default is. The
+  // default is per network namespace, so each implementation runs in a
+  // child process inside a fresh one where it is 1.
+  //
+  const { execFileSync } = require('node:child_process');
+  const path = require('node:path');
+
+  const SETUP =
+    'echo 1 > /proc/sys/net/ipv6/bindv6only && ip link set lo up';
+
+  /**
+   * Why the scenario cannot run here, or `null`.
+   */
+  function unavailable() {
+    try {
+      execFileSync('unshare', ['-n', 'sh', '-c', SETUP], {
+        stdio: 'pipe',
+        timeout: 5000
+      });
+      return null;
+    } catch (err) {
+      const why = String(err.stderr || err.message).trim().split('\n')[0];
+      return `needs a network namespace (root, unshare -n, ip): ${why}`;
+    }
+  }
+
+  /**
+   * Runs the scenario with the WebSocketServer of `modulePath` and the ws
+   * client, in a network namespace of its own, and returns its report.
+   */
+  function run(modulePath) {
+    const script = `
+      const fs = require('fs');
+      const { WebSocketServer } = require(${JSON.stringify(modulePath)});
+      const WebSocket = require(${JSON.stringify(require.resolve('ws'))});
+
+      const once = (emitter, ok, fail) => new Promise((resolve) => {
+        emitter.once(ok, (...args) => resolve({ ok: args }));
+        emitter.once(fail, (err) => resolve({ error: err.code }));
+      });
+
+      async function connect(target, port) {
+        const ws = new WebSocket('ws://' + target + ':' + port);
+        const r = await once(ws, 'message', 'error');
+        ws.terminate();
+        return r.error || String(r.ok[0]);
+      }
+
+      (async () => {
+        const report = {
+          bindv6only: fs.readFileSync('/proc/sys/net/ipv6/bindv6only', 'utf8').trim()
+        };
+        for (const host of [undefined, '::', '::ffff:127.0.0.1']) {
+          const wss = new WebSocketServer({ port: 0, host });
+          const listening = await once(wss, 'listening', 'error');
+          const seen = (report[String(host)] = {});
+          if (listening.error) {
+            seen.error = listening.error;
+            continue;
+          }
+          wss.on('connection', (ws) => ws.send('hello'));
+          const { address, family, port } = wss.address();
+          seen.address = [address, family];
+          for (const target of ['127.0.0.1', '[::1]', 'localhost']) {
+            seen[target] = await connect(target, port);
+          }
+          await new Promise((resolve) => wss.close(resolve));
+        }
+        console.log(JSON.stringify(report));
+      })();
+    `;
+    const out = execFileSync(
+      'unshare',
+      ['-n', 'sh', '-c', `${SETUP} && exec "$0" -e "$1"`, process.execPath, script],
+      { stdio: ['ignore', 'pipe', 'inherit'], timeout: 15000 }
+    );
+    return JSON.parse(out.toString());
+  }
+
+  test('{ port } takes IPv4 and IPv6 clients, as with ws', (t) => {
+    const why = unavailable();
+    if (why) {
+      t.skip(why);
+      return;
+    }
+
+    const expected = run(require.resolve('ws'));
+    const actual = run(IS_NATIVE ? path.join(__dirname, '..') : require.resolve('ws'));
+
+    assert.deepEqual(actual, expected);
+    assert.equal(expected.bindv6only, '1');
+    assert.deepEqual(expected.undefined, {
+      address: ['::', 'IPv6'],
+      '127.0.0.1': 'hello',
+      '[::1]': 'hello',
+      localhost: 'hello'
+    });
+  });
+});

@@ -258,7 +258,10 @@ fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()
 }
 
 /// A non-blocking listening TCP socket on `addr`, as libuv makes one for
-/// Node: `SO_REUSEADDR`, dual-stack on `::` (the system's default).
+/// Node: `SO_REUSEADDR`, and on an IPv6 address `IPV6_V6ONLY` cleared
+/// whatever the system's default (`net.ipv6.bindv6only`), so that `::`
+/// takes IPv4 clients too and a v4-mapped address can be bound. libuv sets
+/// it only when asked (`listen({ ipv6Only })`), which ws never does.
 /// Returns the errno on failure.
 pub fn bind_listen(addr: &SocketAddr, backlog: i32) -> Result<OwnedFd, i32> {
     let family = match addr {
@@ -279,6 +282,9 @@ pub fn bind_listen(addr: &SocketAddr, backlog: i32) -> Result<OwnedFd, i32> {
     // SAFETY: a new descriptor that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1).map_err(|e| errno(&e))?;
+    if family == libc::AF_INET6 {
+        set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0).map_err(|e| errno(&e))?;
+    }
     let (storage, len) = to_sockaddr(addr);
     // SAFETY: `storage` holds a socket address of `len` bytes.
     if unsafe { libc::bind(fd, (&storage as *const libc::sockaddr_storage).cast(), len) } < 0 {
