@@ -2,8 +2,10 @@
 
 const PerMessageDeflate = require('./permessage-deflate');
 const subprotocol = require('./subprotocol');
-const { parseExtensions: parseHeader } = require('./binding');
+const { parseExtensions: parseHeader, validateUpgrade } = require('./binding');
 const { NO_EXTENSIONS } = require('./constants');
+
+const NOT_A_STRING = 'The header value is not a string';
 
 /**
  * The states of a `WebSocketServer`.
@@ -15,6 +17,121 @@ const CLOSING = 1;
 const CLOSED = 2;
 
 /**
+ * Reads the header values the handshake checks as ws 8.23 reads them,
+ * whatever their types: a request made by hand (@fastify/websocket's
+ * `injectWS`, a test) may hold numbers, arrays or objects where Node's parser
+ * puts strings, and the addon takes strings only. A value ws would accept
+ * becomes the string ws sees; any other becomes one that fails the same check
+ * (where ws throws, on a value it cannot convert, the request is refused by
+ * the check ws was making).
+ *
+ * @param {http.IncomingMessage} req The request
+ * @return {Object} `method`, `upgrade`, `key`, `version` and `connection`,
+ *     each a string, or `undefined`/`null` as if absent
+ * @private
+ */
+function readHandshake(req) {
+  const headers = req.headers;
+
+  return {
+    //
+    // ws: `req.method !== 'GET'`.
+    //
+    method: typeof req.method === 'string' ? req.method : undefined,
+    //
+    // ws: `upgrade.toLowerCase()`, which only strings (and String objects)
+    // have.
+    //
+    upgrade: stringValue(headers.upgrade),
+    //
+    // ws tests the key with a RegExp, which converts any value to a string
+    // (`['k']` is `'k'`), and hashes `key + GUID`.
+    //
+    key: toText(headers['sec-websocket-key']),
+    version: toVersion(headers['sec-websocket-version']),
+    //
+    // Checked by `upgrade()` only (ws never reads it): a list of tokens.
+    //
+    connection: toText(headers.connection)
+  };
+}
+
+/**
+ * Checks the handshake values of a request (`readHandshake()`), in ws's
+ * order.
+ *
+ * @param {Object} values The values
+ * @param {Boolean} checkConnection Whether `Connection` must hold `upgrade`
+ * @return {(Array|null)} `null` if valid, else `[status, message]`
+ * @private
+ */
+function checkHandshake(values, checkConnection) {
+  return validateUpgrade(
+    values.method,
+    values.upgrade,
+    values.key,
+    values.version,
+    values.connection,
+    checkConnection
+  );
+}
+
+/**
+ * A header value where ws calls string methods on it: a string, or a String
+ * object's value.
+ *
+ * @param {*} value The value
+ * @return {(String|undefined|null)} The string, `undefined` if absent, `null`
+ *     if it is not a string
+ * @private
+ */
+function stringValue(value) {
+  if (typeof value === 'string' || value === undefined) return value;
+  return value instanceof String ? toText(value) : null;
+}
+
+/**
+ * A header value as JavaScript's `String()` converts it.
+ *
+ * @param {*} value The value
+ * @return {(String|undefined)} The string, or `undefined` if absent or if it
+ *     cannot be converted (its `toString()` throws)
+ * @private
+ */
+function toText(value) {
+  if (typeof value === 'string' || value === undefined) return value;
+
+  try {
+    return String(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `Sec-WebSocket-Version` value: ws compares `+value` with 13 and 8, so
+ * `13` and `['13']` are version 13. A string is left for the addon, which
+ * converts it as `+` does; another value is converted here.
+ *
+ * @param {*} value The value
+ * @return {(String|undefined)} The string, or the number's
+ * @private
+ */
+function toVersion(value) {
+  if (typeof value === 'string' || value === undefined) return value;
+
+  let number;
+
+  try {
+    number = +value;
+  } catch {
+    number = NaN; // A BigInt, a Symbol
+  }
+
+  return String(number);
+}
+
+/**
  * Parses the `Sec-WebSocket-Protocol` header of a request.
  *
  * @param {http.IncomingMessage} req The request
@@ -23,9 +140,12 @@ const CLOSED = 2;
  * @private
  */
 function parseProtocols(req) {
-  const header = req.headers['sec-websocket-protocol'];
+  const header = stringValue(req.headers['sec-websocket-protocol']);
 
-  return header === undefined ? new Set() : subprotocol.parse(header);
+  if (header === undefined) return new Set();
+  if (header === null) throw new SyntaxError(NOT_A_STRING);
+
+  return subprotocol.parse(header);
 }
 
 /**
@@ -43,9 +163,10 @@ function parseProtocols(req) {
  * @private
  */
 function parseExtensions(options, req) {
-  const header = req.headers['sec-websocket-extensions'];
+  const header = stringValue(req.headers['sec-websocket-extensions']);
 
   if (!options.perMessageDeflate || header === undefined) return NO_EXTENSIONS;
+  if (header === null) throw new SyntaxError(NOT_A_STRING);
 
   const name = PerMessageDeflate.extensionName;
   const entry = parseHeader(header).find((offer) => offer[0] === name);
@@ -66,6 +187,8 @@ module.exports = {
   CLOSED,
   CLOSING,
   RUNNING,
+  checkHandshake,
   parseExtensions,
-  parseProtocols
+  parseProtocols,
+  readHandshake
 };

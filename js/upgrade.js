@@ -3,9 +3,14 @@
 const { validateHeaderName, validateHeaderValue } = require('http');
 
 const debug = require('./debug');
-const { validateUpgrade } = require('./binding');
 const { kWebSocket } = require('./constants');
-const { RUNNING, parseExtensions, parseProtocols } = require('./handshake');
+const {
+  RUNNING,
+  checkHandshake,
+  parseExtensions,
+  parseProtocols,
+  readHandshake
+} = require('./handshake');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
 
 const kUpgraded = Symbol('ws-native-upgraded');
@@ -40,7 +45,8 @@ function upgrade(server, req, options) {
   req = toRequest(req);
 
   const { data, head, headers, protocol } = readOptions(options);
-  const error = findError(server, req);
+  const values = readHandshake(req);
+  const error = findError(server, req, values);
 
   if (error !== null) {
     if (debug.enabled) {
@@ -57,7 +63,7 @@ function upgrade(server, req, options) {
   }
 
   const socket = req.socket;
-  const key = req.headers['sec-websocket-key'];
+  const key = values.key;
   const protocols = parseProtocols(req);
   const extensions = parseExtensions(server.options, req);
 
@@ -136,7 +142,8 @@ function completeUpgrade(
  * @private
  */
 function upgradeError(server, req) {
-  return findError(server, toRequest(req));
+  req = toRequest(req);
+  return findError(server, req, readHandshake(req));
 }
 
 /**
@@ -146,19 +153,13 @@ function upgradeError(server, req) {
  *
  * @param {WebSocketServer} server The WebSocket server
  * @param {http.IncomingMessage} req The request
+ * @param {Object} values The handshake values of the request
+ *     (`readHandshake()`)
  * @return {(Object|null)} `null`, or `{ status, message, headers }`
  * @private
  */
-function findError(server, req) {
-  const headers = req.headers;
-  const invalid = validateUpgrade(
-    req.method,
-    headers.upgrade,
-    headers['sec-websocket-key'],
-    headers['sec-websocket-version'],
-    headers.connection,
-    true
-  );
+function findError(server, req, values) {
+  const invalid = checkHandshake(values, true);
 
   if (invalid !== null) return describe(invalid, req);
 
@@ -342,12 +343,17 @@ function quote(value) {
 /**
  * Shortens a client-supplied value for a message.
  *
- * @param {String} value The value
+ * @param {*} value The value (a string, unless the request was made by hand)
  * @return {String} The value, at most 64 characters long
  * @private
  */
 function clip(value) {
-  value = String(value);
+  try {
+    value = String(value);
+  } catch {
+    value = typeof value; // A value whose `toString()` throws
+  }
+
   return value.length > 64 ? `${value.slice(0, 61)}...` : value;
 }
 
@@ -389,8 +395,7 @@ function isRequest(value) {
     value.headers !== null &&
     typeof value.headers === 'object' &&
     typeof value.headers.get !== 'function' &&
-    value.socket != null &&
-    typeof value.method === 'string'
+    value.socket != null
   );
 }
 

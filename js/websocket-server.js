@@ -11,15 +11,17 @@ const PerMessageDeflate = require('./permessage-deflate');
 const nativeListener = require('./native-listener');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
-const { acceptKey, validateUpgrade } = require('./binding');
+const { acceptKey } = require('./binding');
 const { CLOSE_TIMEOUT, kWebSocket } = require('./constants');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
 const {
   CLOSED,
   CLOSING,
   RUNNING,
+  checkHandshake,
   parseExtensions,
-  parseProtocols
+  parseProtocols,
+  readHandshake
 } = require('./handshake');
 
 const DEFAULT_OPTIONS = {
@@ -306,11 +308,15 @@ class WebSocketServer extends EventEmitter {
   handleUpgrade(req, socket, head, cb) {
     socket.on('error', destroySocket);
 
+    const values = readHandshake(req);
+
     //
     // Rust checked a request its listener upgraded (js/native-listener.js).
     //
     const failure =
-      req[nativeListener.kAccept] === undefined ? checkHandshake(req) : null;
+      req[nativeListener.kAccept] === undefined
+        ? checkHandshake(values, false)
+        : null;
 
     if (failure !== null) {
       const [code, message] = failure;
@@ -347,7 +353,7 @@ class WebSocketServer extends EventEmitter {
       return;
     }
 
-    const key = req.headers['sec-websocket-key'];
+    const key = values.key;
     const verifyClient = this.options.verifyClient;
 
     if (!verifyClient) {
@@ -362,7 +368,7 @@ class WebSocketServer extends EventEmitter {
     //
     // A version 8 client (hybi-08) sends its origin in `Sec-WebSocket-Origin`.
     //
-    const legacy = +req.headers['sec-websocket-version'] === 8;
+    const legacy = +values.version === 8;
     const info = {
       origin: req.headers[legacy ? 'sec-websocket-origin' : 'origin'],
       secure: Boolean(req.socket.authorized || req.socket.encrypted),
@@ -545,26 +551,6 @@ class WebSocketServer extends EventEmitter {
 }
 
 module.exports = WebSocketServer;
-
-/**
- * Checks the handshake headers of a request, in ws's order.
- *
- * @param {http.IncomingMessage} req The request
- * @return {(Array|null)} `null` if valid, else `[status, message]`
- * @private
- */
-function checkHandshake(req) {
-  const headers = req.headers;
-
-  return validateUpgrade(
-    req.method,
-    headers.upgrade,
-    headers['sec-websocket-key'],
-    headers['sec-websocket-version'],
-    headers.connection,
-    false
-  );
-}
 
 /**
  * Picks the subprotocol of a connection: `handleProtocols` decides if given,
