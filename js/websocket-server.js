@@ -369,9 +369,15 @@ class WebSocketServer extends EventEmitter {
     // A version 8 client (hybi-08) sends its origin in `Sec-WebSocket-Origin`.
     //
     const legacy = +values.version === 8;
+
+    //
+    // A request made by hand (@fastify/websocket's `injectWS`) may have no
+    // `socket` (ws throws then): the socket given is asked instead.
+    //
+    const reqSocket = req.socket || socket;
     const info = {
       origin: req.headers[legacy ? 'sec-websocket-origin' : 'origin'],
-      secure: Boolean(req.socket.authorized || req.socket.encrypted),
+      secure: Boolean(reqSocket.authorized || reqSocket.encrypted),
       req
     };
 

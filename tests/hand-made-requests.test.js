@@ -357,4 +357,11 @@ describe('a request injected as @fastify/websocket injectWS does', () => {
     assert.match(expected.data, /^HTTP\/1\.1 101 /);
     assert.deepEqual(await inject(sut()), expected);
   });
+
+  test('with verifyClient, which ws cannot call (no req.socket)', { skip: !IS_NATIVE && 'ws throws' }, async () => {
+    const actual = await inject(sut(), { verifyClient: (info) => info.secure === false });
+
+    assert.deepEqual(actual.messages, ['hello']);
+    assert.match(actual.data, /^HTTP\/1\.1 101 /);
+  });
 });
