@@ -98,7 +98,8 @@ class RedisAdapter extends EventEmitter {
     if (subClientsInUse.has(subClient)) {
       throw new Error(
         'createAdapter(): this subClient is used by another adapter: give ' +
-          'each adapter its own subClient (pubClient.duplicate())'
+          'each adapter its own subClient (pubClient.duplicate()), or ' +
+          'close() the other adapter first'
       );
     }
 
@@ -135,6 +136,7 @@ class RedisAdapter extends EventEmitter {
     this._seq = 0;
     this._lastSeq = new Map();
 
+    // Counts the subscriber connection's 'ready' events (see `_sync()`).
     this._epoch = 0;
     this._onReady = () => {
       this._epoch++;
