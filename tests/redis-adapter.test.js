@@ -29,6 +29,7 @@ const {
   connectClients,
   findRedisServer,
   isIoredis,
+  isReady,
   numsub,
   sleep,
   waitFor
@@ -68,6 +69,27 @@ afterEach(async () => {
   }
   assert.deepEqual(unhandled.splice(0), [], 'no unhandled rejection');
 });
+
+/**
+ * A redis-server for one test (which restarts it), stopped after the test.
+ */
+async function ownRedis() {
+  const server = new RedisServer(REDIS_SERVER);
+  cleanups.push(() => server.stop());
+  await server.start();
+  return server;
+}
+
+/**
+ * Waits until `count` connections are subscribed to `prefix + topic`.
+ */
+function subscribers(server, prefix, topic, count, ms) {
+  return waitFor(
+    async () => (await numsub(server.port, prefix + topic)) === count,
+    `${count} subscribed to ${topic}`,
+    ms
+  );
+}
 
 /**
  * A fresh channel prefix, so that the tests do not hear each other.
@@ -351,14 +373,11 @@ for (const flavour of FLAVOURS) {
       // The application's clients still work.
       const { pub, sub } = a.clients;
       assert.equal(await pub.publish(`${prefix}x`, 'raw'), 1);
-      if (isIoredis(flavour)) assert.equal(sub.status, 'ready');
-      else assert.equal(sub.isReady, true);
+      assert.ok(isReady(sub));
     });
 
     test('resubscribes after a Redis restart and delivery resumes', async () => {
-      const server = new RedisServer(REDIS_SERVER);
-      cleanups.push(() => server.stop());
-      await server.start();
+      const server = await ownRedis();
 
       const prefix = freshPrefix();
       const a = await node(flavour, prefix, { server });
@@ -368,17 +387,16 @@ for (const flavour of FLAVOURS) {
       a.hub.subscribe(wsA, 'news');
       b.hub.subscribe(wsB, 'news');
       b.hub.subscribe(wsB, 'alerts');
-      await waitFor(
-        async () => (await numsub(server.port, `${prefix}news`)) === 2,
-        'news subscribed'
-      );
+      await subscribers(server, prefix, 'news', 2);
 
       a.hub.publish('news', 'before');
       await receivedWhere(wsB, (t) => t === 'before', 'before the restart');
 
       await server.stop();
-      const down = (c) => (isIoredis(flavour) ? c.status !== 'ready' : !c.isReady);
-      await waitFor(() => down(a.clients.pub) && down(b.clients.sub), 'clients see the crash');
+      await waitFor(
+        () => !isReady(a.clients.pub) && !isReady(b.clients.sub),
+        'clients see the crash'
+      );
 
       // Queued by the client (offline queue), not lost by the adapter.
       a.hub.publish('news', 'while down');
@@ -591,23 +609,18 @@ describe('topics and channels', { skip }, () => {
 describe('while Redis is down', { skip }, () => {
   for (const flavour of ['redis4', 'redis', 'ioredis']) {
     test(`refused publishes are counted and emitted, never unhandled (${flavour}, no offline queue)`, async () => {
-      const server = new RedisServer(REDIS_SERVER);
-      cleanups.push(() => server.stop());
-      await server.start();
+      const server = await ownRedis();
 
       const prefix = freshPrefix();
       const a = await node(flavour, prefix, { server, offlineQueue: false });
       const ws = new FakeSocket();
       a.hub.subscribe(ws, 'room');
-      await waitFor(
-        async () => (await numsub(server.port, `${prefix}room`)) === 1,
-        'subscribed'
-      );
+      await subscribers(server, prefix, 'room', 1);
 
       await server.stop();
       const { pub } = a.clients;
       await waitFor(
-        () => (isIoredis(flavour) ? pub.status !== 'ready' : !pub.isReady),
+        () => !isReady(pub),
         'the client sees the crash'
       );
 
@@ -620,11 +633,7 @@ describe('while Redis is down', { skip }, () => {
       assert.equal(ws.texts().length, 3);
 
       await server.start();
-      await waitFor(
-        async () => (await numsub(server.port, `${prefix}room`)) === 1,
-        'resubscribed',
-        RECONNECT_MS
-      );
+      await subscribers(server, prefix, 'room', 1, RECONNECT_MS);
     });
   }
 
@@ -638,24 +647,19 @@ describe('while Redis is down', { skip }, () => {
   ]) {
     const queue = offlineQueue ? 'offline queue' : 'no offline queue';
     test(`topics added and removed while down are applied once back (${flavour}, ${queue})`, async () => {
-      const server = new RedisServer(REDIS_SERVER);
-      cleanups.push(() => server.stop());
-      await server.start();
+      const server = await ownRedis();
 
       const prefix = freshPrefix();
       const a = await node(flavour, prefix, { server });
       const b = await node(flavour, prefix, { server, offlineQueue });
       const ws = new FakeSocket();
       b.hub.subscribe(ws, 'old');
-      await waitFor(
-        async () => (await numsub(server.port, `${prefix}old`)) === 1,
-        'subscribed'
-      );
+      await subscribers(server, prefix, 'old', 1);
 
       await server.stop();
       const { sub } = b.clients;
       await waitFor(
-        () => (isIoredis(flavour) ? sub.status !== 'ready' : !sub.isReady),
+        () => !isReady(sub),
         'the client sees the crash'
       );
       b.hub.unsubscribe(ws, 'old');
@@ -671,7 +675,7 @@ describe('while Redis is down', { skip }, () => {
         RECONNECT_MS
       );
       await waitFor(
-        () => (isIoredis(flavour) ? a.clients.pub.status === 'ready' : a.clients.pub.isReady),
+        () => isReady(a.clients.pub),
         'publisher back',
         RECONNECT_MS
       );
@@ -686,9 +690,7 @@ describe('while Redis is down', { skip }, () => {
   }
 
   test('ioredis with autoResubscribe off: the adapter resubscribes', async () => {
-    const server = new RedisServer(REDIS_SERVER);
-    cleanups.push(() => server.stop());
-    await server.start();
+    const server = await ownRedis();
 
     const prefix = freshPrefix();
     const a = await node('ioredis', prefix, { server });
@@ -697,10 +699,7 @@ describe('while Redis is down', { skip }, () => {
 
     b.hub.subscribe(ws, 'one');
     b.hub.subscribe(ws, 'two');
-    await waitFor(
-      async () => (await numsub(server.port, `${prefix}two`)) === 1,
-      'subscribed'
-    );
+    await subscribers(server, prefix, 'two', 1);
 
     await server.restart();
     await waitFor(
@@ -710,7 +709,7 @@ describe('while Redis is down', { skip }, () => {
       'resubscribed',
       RECONNECT_MS
     );
-    await waitFor(() => a.clients.pub.status === 'ready', 'publisher back', RECONNECT_MS);
+    await waitFor(() => isReady(a.clients.pub), 'publisher back', RECONNECT_MS);
 
     a.hub.publish('two', 'back');
     await receivedWhere(ws, (t) => t === 'back', 'delivered');

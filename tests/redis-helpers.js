@@ -347,6 +347,15 @@ async function connectClients(flavour, url, options = {}) {
 }
 
 /**
+ * Whether a client of either library is connected and ready.
+ */
+function isReady(client) {
+  return typeof client.status === 'string'
+    ? client.status === 'ready'
+    : client.isReady;
+}
+
+/**
  * Closes a client of either library at once, whatever its state.
  */
 async function closeClient(client) {
@@ -374,6 +383,7 @@ module.exports = {
   connectClients,
   findRedisServer,
   isIoredis,
+  isReady,
   numsub,
   sleep,
   waitFor
