@@ -1,0 +1,5 @@
+import redis from './redis.js';
+
+export const { createAdapter, RedisAdapter } = redis;
+
+export default redis;
