@@ -1,5 +1,6 @@
 // Type definitions for ws-native: the API of ws 8.x (shaped like @types/ws,
 // `export =` with a namespace), plus the Bun-style `upgrade()`.
+// The ESM entry's are in index.d.mts.
 
 /// <reference types="node" />
 
@@ -17,6 +18,7 @@ import { createConnection } from "net";
 import { Duplex, DuplexOptions } from "stream";
 import { SecureContextOptions } from "tls";
 import { URL } from "url";
+import { ZlibOptions } from "zlib";
 
 /** What `send()`, `ping()` and `pong()` accept (anything `Buffer.from()` takes). */
 type BufferLike =
@@ -37,6 +39,9 @@ type BufferLike =
     | { valueOf(): readonly number[] }
     | { valueOf(): string }
     | { [Symbol.toPrimitive](hint: string): string };
+
+/** The zlib options of `perMessageDeflate`: a preset dictionary is not part of RFC 7692. */
+type ZlibOptionsWithoutDictionary = Omit<ZlibOptions, "dictionary">;
 
 /** A WebSocket connection, client or server side. */
 declare class WebSocket extends EventEmitter {
@@ -284,19 +289,23 @@ declare namespace WebSocket {
     interface PerMessageDeflateOptions {
         serverNoContextTakeover?: boolean | undefined;
         clientNoContextTakeover?: boolean | undefined;
-        serverMaxWindowBits?: number | boolean | undefined;
-        clientMaxWindowBits?: number | boolean | undefined;
+        /**
+         * A number, as in @types/ws, so that these options are assignable to
+         * its; `true` and `false` work too, with ws's meaning.
+         */
+        serverMaxWindowBits?: number | undefined;
+        clientMaxWindowBits?: number | undefined;
         /**
          * `level`, `memLevel` and `strategy` are used; the other zlib options
-         * are checked as Node's zlib checks them, with no effect; `dictionary`
-         * is refused (an Error).
+         * are checked as Node's zlib checks them, with no effect. Without
+         * `dictionary`, which is refused (an Error).
          */
-        zlibDeflateOptions?: { level?: number; memLevel?: number; strategy?: number; [key: string]: any } | undefined;
+        zlibDeflateOptions?: ZlibOptionsWithoutDictionary | undefined;
         /**
          * Checked as Node's zlib checks them (`chunkSize`, `flush`, ...), with
-         * no effect; `dictionary` is refused (an Error).
+         * no effect. Without `dictionary`, which is refused (an Error).
          */
-        zlibInflateOptions?: { [key: string]: any } | undefined;
+        zlibInflateOptions?: ZlibOptionsWithoutDictionary | undefined;
         /** Default 1024: below it, messages are not compressed when this endpoint has no context takeover. */
         threshold?: number | undefined;
         /**
@@ -344,8 +353,17 @@ declare namespace WebSocket {
         once?: boolean | undefined;
     }
 
+    /**
+     * The class of a server's connections (`Server<T>`, the `WebSocket`
+     * option): `WebSocket`, the default, or a subclass. Only a constructor
+     * of `WebSocket`s, not `typeof WebSocket`: @types/ws's class, which lacks
+     * our statics (`Sender`, ...), must fit, or a server is not assignable
+     * to @types/ws's `Server`; so must the ESM entry's class.
+     */
+    type WebSocketClass = new (...args: any[]) => WebSocket;
+
     interface ServerOptions<
-        U extends typeof WebSocket.WebSocket = typeof WebSocket.WebSocket,
+        U extends WebSocketClass = typeof WebSocket.WebSocket,
         V extends typeof IncomingMessage = typeof IncomingMessage,
     > {
         host?: string | undefined;
@@ -427,7 +445,7 @@ declare namespace WebSocket {
 
     // WebSocket Server
     class Server<
-        T extends typeof WebSocket.WebSocket = typeof WebSocket.WebSocket,
+        T extends WebSocketClass = typeof WebSocket.WebSocket,
         U extends typeof IncomingMessage = typeof IncomingMessage,
     > extends EventEmitter {
         options: ServerOptions<T, U>;
@@ -526,6 +544,29 @@ declare namespace WebSocket {
 
     /** A Duplex stream over a WebSocket. */
     function createWebSocketStream(websocket: WebSocket, options?: DuplexOptions): Duplex;
+
+    /**
+     * permessage-deflate negotiation and compression for one connection
+     * (ws's `PerMessageDeflate`, which ws's entry exports too).
+     */
+    class PerMessageDeflate {
+        constructor(
+            options?: PerMessageDeflateOptions & {
+                isServer?: boolean | undefined;
+                maxPayload?: number | undefined;
+            },
+        );
+        static readonly extensionName: "permessage-deflate";
+        /** The agreed parameters, once `accept()` succeeded. */
+        params: { [param: string]: number | true } | null;
+        /** The client's offer. */
+        offer(): { [param: string]: number | true };
+        /** Accepts offers (server) or a response (client), as `extension.parse()` gives them. Throws if refused. */
+        accept(configurations: Array<{ [param: string]: Array<string | true> }>): { [param: string]: number | true };
+        cleanup(): void;
+        compress(data: Buffer | string, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
+        decompress(data: Buffer, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
+    }
 
     /** The frame writer of a connection (ws's `Sender`). */
     class Sender {
