@@ -48,11 +48,14 @@ declare namespace WebSocket {
     type FinishRequestCallback = Cjs.FinishRequestCallback;
     type MessageEvent = Cjs.MessageEvent;
     type PerMessageDeflateOptions = Cjs.PerMessageDeflateOptions;
+    type PublishOptions = Cjs.PublishOptions;
     type RawData = Cjs.RawData;
     type ServerOptions<
         U extends Cjs.WebSocketClass = typeof Cjs.WebSocket,
         V extends typeof IncomingMessage = typeof IncomingMessage,
     > = Cjs.ServerOptions<U, V>;
+    type ServerSideWebSocket<W extends Cjs.WebSocket = Cjs.WebSocket> = Cjs.ServerSideWebSocket<W>;
+    type Topics = Cjs.Topics;
     type UnexpectedResponseError = Cjs.UnexpectedResponseError;
     type UpgradeError = Cjs.UpgradeError;
     type UpgradeOptions<D = any> = Cjs.UpgradeOptions<D>;
@@ -74,8 +77,11 @@ export import EventListenerOptions = WebSocket.EventListenerOptions;
 export import FinishRequestCallback = WebSocket.FinishRequestCallback;
 export import MessageEvent = WebSocket.MessageEvent;
 export import PerMessageDeflateOptions = WebSocket.PerMessageDeflateOptions;
+export import PublishOptions = WebSocket.PublishOptions;
 export import RawData = WebSocket.RawData;
 export import ServerOptions = WebSocket.ServerOptions;
+export import ServerSideWebSocket = WebSocket.ServerSideWebSocket;
+export import Topics = WebSocket.Topics;
 export import UnexpectedResponseError = WebSocket.UnexpectedResponseError;
 export import UpgradeError = WebSocket.UpgradeError;
 export import UpgradeOptions = WebSocket.UpgradeOptions;

@@ -1,5 +1,5 @@
 // Type definitions for ws-native: the API of ws 8.x (shaped like @types/ws,
-// `export =` with a namespace), plus the Bun-style `upgrade()`.
+// `export =` with a namespace), plus the Bun-style `upgrade()` and topics.
 // The ESM entry's are in index.d.mts.
 
 /// <reference types="node" />
@@ -362,6 +362,40 @@ declare namespace WebSocket {
      */
     type WebSocketClass = new (...args: any[]) => WebSocket;
 
+    /** The options of `publish()`, as those of `send()`. */
+    interface PublishOptions {
+        binary?: boolean | undefined;
+        compress?: boolean | undefined;
+    }
+
+    /**
+     * Topics (publish/subscribe, as Bun's `ServerWebSocket`): what a server's
+     * connections have besides ws's `WebSocket` API.
+     */
+    interface Topics {
+        subscribe(topic: string): boolean;
+        unsubscribe(topic: string): boolean;
+        isSubscribed(topic: string): boolean;
+        /** The topics this connection is subscribed to. */
+        readonly subscriptions: string[];
+        /** Sends `data` to the other subscribers of `topic`. */
+        publish(topic: string, data: BufferLike, options?: PublishOptions): boolean;
+    }
+
+    /**
+     * A connection of a `WebSocketServer` (`'connection'`, `clients`,
+     * `handleUpgrade()`): a `WebSocket`, or an instance of the `WebSocket`
+     * option, with the topics API.
+     *
+     * The topics are kept out of the `WebSocket` class on purpose: @types/ws's
+     * `WebSocket` appears where a function takes one (`onopen`'s event
+     * `target`, `finishRequest`, `createWebSocketStream()`), so any member it
+     * lacks would make ours not assignable to it. As it is, a `WebSocket` is
+     * assignable to and from @types/ws's, and a `ServerSideWebSocket` to it;
+     * one of @types/ws is not a `ServerSideWebSocket` (no topics).
+     */
+    type ServerSideWebSocket<W extends WebSocket = WebSocket> = W & Topics;
+
     interface ServerOptions<
         U extends WebSocketClass = typeof WebSocket.WebSocket,
         V extends typeof IncomingMessage = typeof IncomingMessage,
@@ -450,7 +484,7 @@ declare namespace WebSocket {
     > extends EventEmitter {
         options: ServerOptions<T, U>;
         path: string;
-        clients: Set<InstanceType<T>>;
+        clients: Set<ServerSideWebSocket<InstanceType<T>>>;
 
         constructor(options?: ServerOptions<T, U>, callback?: () => void);
 
@@ -460,7 +494,7 @@ declare namespace WebSocket {
             request: InstanceType<U>,
             socket: Duplex,
             upgradeHead: Buffer,
-            callback: (client: InstanceType<T>, request: InstanceType<U>) => void,
+            callback: (client: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
         ): void;
         shouldHandle(request: InstanceType<U>): boolean | Promise<boolean>;
 
@@ -479,10 +513,20 @@ declare namespace WebSocket {
         /** `null` if `upgrade(request)` would accept the request, else why not. */
         upgradeError(request: UpgradeRequest<InstanceType<U>>): UpgradeError | null;
 
+        /** Sends `data` to the subscribers of `topic` (see `Topics`). */
+        publish(topic: string, data: BufferLike, options?: PublishOptions): boolean;
+
+        /** How many connections are subscribed to `topic`. */
+        subscriberCount(topic: string): number;
+
         // Events
         on(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         on(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         on(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -495,7 +539,11 @@ declare namespace WebSocket {
 
         once(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         once(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         once(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -508,7 +556,11 @@ declare namespace WebSocket {
 
         off(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         off(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         off(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -519,14 +571,20 @@ declare namespace WebSocket {
         ): this;
         off(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this;
 
-        addListener(event: "connection", cb: (websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+        addListener(
+            event: "connection",
+            cb: (websocket: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
+        ): this;
         addListener(event: "error", cb: (error: Error) => void): this;
         addListener(event: "headers", cb: (headers: string[], request: InstanceType<U>) => void): this;
         addListener(event: "close" | "listening", cb: () => void): this;
         addListener(event: "wsClientError", cb: (error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
         addListener(event: string | symbol, listener: (...args: any[]) => void): this;
 
-        removeListener(event: "connection", cb: (websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+        removeListener(
+            event: "connection",
+            cb: (websocket: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
+        ): this;
         removeListener(event: "error", cb: (error: Error) => void): this;
         removeListener(event: "headers", cb: (headers: string[], request: InstanceType<U>) => void): this;
         removeListener(event: "close" | "listening", cb: () => void): this;
