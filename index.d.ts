@@ -1,6 +1,7 @@
 // Type definitions for ws-native: the API of ws 8.x (shaped like @types/ws,
 // `export =` with a namespace), plus the Bun-style `upgrade()` and topics.
-// The ESM entry's are in index.d.mts.
+// The ESM entry's are in index.d.mts. tests/types/ checks that the server,
+// the sockets and the options are assignable to @types/ws's.
 
 /// <reference types="node" />
 
