@@ -1,5 +1,7 @@
 // Type definitions for ws-native: the API of ws 8.x (shaped like @types/ws,
-// `export =` with a namespace), plus the Bun-style `upgrade()`.
+// `export =` with a namespace), plus the Bun-style `upgrade()` and topics.
+// The ESM entry's are in index.d.mts. tests/types/ checks that the server,
+// the sockets and the options are assignable to @types/ws's.
 
 /// <reference types="node" />
 
@@ -17,6 +19,7 @@ import { createConnection } from "net";
 import { Duplex, DuplexOptions } from "stream";
 import { SecureContextOptions } from "tls";
 import { URL } from "url";
+import { ZlibOptions } from "zlib";
 
 /** What `send()`, `ping()` and `pong()` accept (anything `Buffer.from()` takes). */
 type BufferLike =
@@ -37,6 +40,9 @@ type BufferLike =
     | { valueOf(): readonly number[] }
     | { valueOf(): string }
     | { [Symbol.toPrimitive](hint: string): string };
+
+/** The zlib options of `perMessageDeflate`: a preset dictionary is not part of RFC 7692. */
+type ZlibOptionsWithoutDictionary = Omit<ZlibOptions, "dictionary">;
 
 /** A WebSocket connection, client or server side. */
 declare class WebSocket extends EventEmitter {
@@ -284,19 +290,23 @@ declare namespace WebSocket {
     interface PerMessageDeflateOptions {
         serverNoContextTakeover?: boolean | undefined;
         clientNoContextTakeover?: boolean | undefined;
-        serverMaxWindowBits?: number | boolean | undefined;
-        clientMaxWindowBits?: number | boolean | undefined;
+        /**
+         * A number, as in @types/ws, so that these options are assignable to
+         * its; `true` and `false` work too, with ws's meaning.
+         */
+        serverMaxWindowBits?: number | undefined;
+        clientMaxWindowBits?: number | undefined;
         /**
          * `level`, `memLevel` and `strategy` are used; the other zlib options
-         * are checked as Node's zlib checks them, with no effect; `dictionary`
-         * is refused (an Error).
+         * are checked as Node's zlib checks them, with no effect. Without
+         * `dictionary`, which is refused (an Error).
          */
-        zlibDeflateOptions?: { level?: number; memLevel?: number; strategy?: number; [key: string]: any } | undefined;
+        zlibDeflateOptions?: ZlibOptionsWithoutDictionary | undefined;
         /**
          * Checked as Node's zlib checks them (`chunkSize`, `flush`, ...), with
-         * no effect; `dictionary` is refused (an Error).
+         * no effect. Without `dictionary`, which is refused (an Error).
          */
-        zlibInflateOptions?: { [key: string]: any } | undefined;
+        zlibInflateOptions?: ZlibOptionsWithoutDictionary | undefined;
         /** Default 1024: below it, messages are not compressed when this endpoint has no context takeover. */
         threshold?: number | undefined;
         /**
@@ -344,8 +354,51 @@ declare namespace WebSocket {
         once?: boolean | undefined;
     }
 
+    /**
+     * The class of a server's connections (`Server<T>`, the `WebSocket`
+     * option): `WebSocket`, the default, or a subclass. Only a constructor
+     * of `WebSocket`s, not `typeof WebSocket`: @types/ws's class, which lacks
+     * our statics (`Sender`, ...), must fit, or a server is not assignable
+     * to @types/ws's `Server`; so must the ESM entry's class.
+     */
+    type WebSocketClass = new (...args: any[]) => WebSocket;
+
+    /** The options of `publish()`, as those of `send()`. */
+    interface PublishOptions {
+        binary?: boolean | undefined;
+        compress?: boolean | undefined;
+    }
+
+    /**
+     * Topics (publish/subscribe, as Bun's `ServerWebSocket`): what a server's
+     * connections have besides ws's `WebSocket` API.
+     */
+    interface Topics {
+        subscribe(topic: string): boolean;
+        unsubscribe(topic: string): boolean;
+        isSubscribed(topic: string): boolean;
+        /** The topics this connection is subscribed to. */
+        readonly subscriptions: string[];
+        /** Sends `data` to the other subscribers of `topic`. */
+        publish(topic: string, data: BufferLike, options?: PublishOptions): boolean;
+    }
+
+    /**
+     * A connection of a `WebSocketServer` (`'connection'`, `clients`,
+     * `handleUpgrade()`): a `WebSocket`, or an instance of the `WebSocket`
+     * option, with the topics API.
+     *
+     * The topics are kept out of the `WebSocket` class on purpose: @types/ws's
+     * `WebSocket` appears where a function takes one (`onopen`'s event
+     * `target`, `finishRequest`, `createWebSocketStream()`), so any member it
+     * lacks would make ours not assignable to it. As it is, a `WebSocket` is
+     * assignable to and from @types/ws's, and a `ServerSideWebSocket` to it;
+     * one of @types/ws is not a `ServerSideWebSocket` (no topics).
+     */
+    type ServerSideWebSocket<W extends WebSocket = WebSocket> = W & Topics;
+
     interface ServerOptions<
-        U extends typeof WebSocket.WebSocket = typeof WebSocket.WebSocket,
+        U extends WebSocketClass = typeof WebSocket.WebSocket,
         V extends typeof IncomingMessage = typeof IncomingMessage,
     > {
         host?: string | undefined;
@@ -427,12 +480,12 @@ declare namespace WebSocket {
 
     // WebSocket Server
     class Server<
-        T extends typeof WebSocket.WebSocket = typeof WebSocket.WebSocket,
+        T extends WebSocketClass = typeof WebSocket.WebSocket,
         U extends typeof IncomingMessage = typeof IncomingMessage,
     > extends EventEmitter {
         options: ServerOptions<T, U>;
         path: string;
-        clients: Set<InstanceType<T>>;
+        clients: Set<ServerSideWebSocket<InstanceType<T>>>;
 
         constructor(options?: ServerOptions<T, U>, callback?: () => void);
 
@@ -442,7 +495,7 @@ declare namespace WebSocket {
             request: InstanceType<U>,
             socket: Duplex,
             upgradeHead: Buffer,
-            callback: (client: InstanceType<T>, request: InstanceType<U>) => void,
+            callback: (client: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
         ): void;
         shouldHandle(request: InstanceType<U>): boolean | Promise<boolean>;
 
@@ -461,10 +514,20 @@ declare namespace WebSocket {
         /** `null` if `upgrade(request)` would accept the request, else why not. */
         upgradeError(request: UpgradeRequest<InstanceType<U>>): UpgradeError | null;
 
+        /** Sends `data` to the subscribers of `topic` (see `Topics`). */
+        publish(topic: string, data: BufferLike, options?: PublishOptions): boolean;
+
+        /** How many connections are subscribed to `topic`. */
+        subscriberCount(topic: string): number;
+
         // Events
         on(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         on(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         on(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -477,7 +540,11 @@ declare namespace WebSocket {
 
         once(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         once(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         once(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -490,7 +557,11 @@ declare namespace WebSocket {
 
         off(
             event: "connection",
-            cb: (this: Server<T>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+            cb: (
+                this: Server<T>,
+                websocket: ServerSideWebSocket<InstanceType<T>>,
+                request: InstanceType<U>,
+            ) => void,
         ): this;
         off(event: "error", cb: (this: Server<T>, error: Error) => void): this;
         off(event: "headers", cb: (this: Server<T>, headers: string[], request: InstanceType<U>) => void): this;
@@ -501,14 +572,20 @@ declare namespace WebSocket {
         ): this;
         off(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this;
 
-        addListener(event: "connection", cb: (websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+        addListener(
+            event: "connection",
+            cb: (websocket: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
+        ): this;
         addListener(event: "error", cb: (error: Error) => void): this;
         addListener(event: "headers", cb: (headers: string[], request: InstanceType<U>) => void): this;
         addListener(event: "close" | "listening", cb: () => void): this;
         addListener(event: "wsClientError", cb: (error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
         addListener(event: string | symbol, listener: (...args: any[]) => void): this;
 
-        removeListener(event: "connection", cb: (websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+        removeListener(
+            event: "connection",
+            cb: (websocket: ServerSideWebSocket<InstanceType<T>>, request: InstanceType<U>) => void,
+        ): this;
         removeListener(event: "error", cb: (error: Error) => void): this;
         removeListener(event: "headers", cb: (headers: string[], request: InstanceType<U>) => void): this;
         removeListener(event: "close" | "listening", cb: () => void): this;
@@ -526,6 +603,29 @@ declare namespace WebSocket {
 
     /** A Duplex stream over a WebSocket. */
     function createWebSocketStream(websocket: WebSocket, options?: DuplexOptions): Duplex;
+
+    /**
+     * permessage-deflate negotiation and compression for one connection
+     * (ws's `PerMessageDeflate`, which ws's entry exports too).
+     */
+    class PerMessageDeflate {
+        constructor(
+            options?: PerMessageDeflateOptions & {
+                isServer?: boolean | undefined;
+                maxPayload?: number | undefined;
+            },
+        );
+        static readonly extensionName: "permessage-deflate";
+        /** The agreed parameters, once `accept()` succeeded. */
+        params: { [param: string]: number | true } | null;
+        /** The client's offer. */
+        offer(): { [param: string]: number | true };
+        /** Accepts offers (server) or a response (client), as `extension.parse()` gives them. Throws if refused. */
+        accept(configurations: Array<{ [param: string]: Array<string | true> }>): { [param: string]: number | true };
+        cleanup(): void;
+        compress(data: Buffer | string, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
+        decompress(data: Buffer, fin: boolean, callback: (err: Error | null, result?: Buffer) => void): void;
+    }
 
     /** The frame writer of a connection (ws's `Sender`). */
     class Sender {

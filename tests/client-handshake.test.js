@@ -341,7 +341,7 @@ describe('the hint on unexpected responses', { skip: !IS_NATIVE && 'err.hint is 
   });
 
   test('no hint and no error with an unexpected-response listener; other errors have none', async () => {
-    const raw = await rawServer((socket, head, accept) => {
+    const raw = await rawServer((socket, head) => {
       if (head.startsWith('GET /404')) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       else socket.write(switching('bad'));
     });

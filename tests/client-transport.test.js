@@ -372,7 +372,7 @@ describe('connections', () => {
       const log = await runClient(WS, {
         url: `ws://example.invalid:${port}/c`,
         options: {
-          createConnection: (options) => {
+          createConnection: () => {
             calls++;
             return net.connect(port, '127.0.0.1');
           }

@@ -406,7 +406,7 @@ describe('client: ws-native specifics', { skip: !IS_NATIVE && 'ws-native only' }
 
   test('every frame is masked with a fresh mask, and generateMask is used', async () => {
     const WS = sut();
-    const { wss, port } = await listenWss(WS);
+    const { wss } = await listenWss(WS);
     const log = [];
     wss.on('connection', (ws) => record(ws, log));
 

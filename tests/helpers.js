@@ -15,7 +15,6 @@
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const http = require('node:http');
 const net = require('node:net');
 
 const WS_IMPL = process.env.WS_IMPL === 'ws' ? 'ws' : 'ws-native';

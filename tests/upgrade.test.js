@@ -218,7 +218,7 @@ describe('upgrade(req): edge cases', { skip }, () => {
     const WS = sut();
     const wss = track(new WS.WebSocketServer({ noServer: true }));
     const results = [];
-    const server = http.createServer((req, res) => {
+    const server = http.createServer((req) => {
       results.push(wss.upgrade(req), wss.upgrade(req));
     });
     const port = await listenHttp(server);
