@@ -28,25 +28,9 @@ try {
 }
 
 //
-// Record types that `Receiver#feed()` writes into the events array.
+// Record types and frame flags, defined once in Rust (src/records.rs).
 //
-const PIECE = 1;
-const CTRL_PIECE = 2;
-const MESSAGE = 3;
-const PING = 4;
-const PONG = 5;
-const CLOSE = 6;
-const ERROR = 7;
-const INFLATED = 8;
-
-//
-// Bits of the flags word that `encodeFrames()` reads for each frame; the
-// opcode is in bits 0-3.
-//
-const FIN = 0x10;
-const RSV1 = 0x20;
-const MASK = 0x40;
-const HEADER_ONLY = 0x80;
+const constants = addon.constants();
 
 /**
  * Decodes the addon's error table into an array indexed by error id. Read
@@ -73,6 +57,7 @@ function decodeErrorTable(table) {
 }
 
 module.exports = {
+  ...constants,
   Receiver: addon.Receiver,
   encodeFrames: addon.encodeFrames,
   acceptKey: addon.acceptKey,
@@ -84,21 +69,30 @@ module.exports = {
   Inflater: addon.Inflater,
   version: addon.version,
   //
+  // Which copy of the addon this is: two package directories in one
+  // process load two copies, each with its own native transport.
+  //
+  instanceId: addon.instanceId(),
+  //
   // The native transport (Unix; absent on Windows): see
-  // js/native-transport.js and src/napi_native.rs.
+  // js/transport/native.js and src/napi_native.rs.
   //
   native:
     typeof addon.nativeInit === 'function'
       ? {
           init: addon.nativeInit,
           adopt: addon.nativeAdopt,
+          configure: addon.nativeConfigure,
+          attach: addon.nativeAttach,
+          send: addon.nativeSend,
           write: addon.nativeWrite,
           writev: addon.nativeWritev,
-          flush: addon.nativeFlush,
           end: addon.nativeEnd,
           setReading: addon.nativeSetReading,
+          setMergeFrames: addon.nativeSetMergeFrames,
           setRef: addon.nativeSetRef,
           close: addon.nativeClose,
+          counts: addon.nativeCounts,
           openCount: addon.nativeOpenCount,
           listen: addon.nativeListen,
           listenerAddress: addon.nativeListenerAddress,
@@ -110,20 +104,5 @@ module.exports = {
           setKeepAlive: addon.nativeSetKeepAlive
         }
       : null,
-  errors:
-    typeof addon.errorTable === 'function'
-      ? decodeErrorTable(addon.errorTable())
-      : [],
-  PIECE,
-  CTRL_PIECE,
-  MESSAGE,
-  PING,
-  PONG,
-  CLOSE,
-  ERROR,
-  INFLATED,
-  FIN,
-  RSV1,
-  MASK,
-  HEADER_ONLY
+  errors: decodeErrorTable(addon.errorTable())
 };

@@ -1,41 +1,12 @@
 'use strict';
 
-let freeParser;
-
-try {
-  ({ freeParser } = require('_http_common'));
-} catch {
-  // Not Node's own `http` (a runtime that emulates it): see `detachFromHttp()`.
-}
+const internals = require('./node-internals');
 
 //
-// The listeners Node's HTTP server puts on every socket it reads requests
-// from (`connectionListenerInternal()` in `lib/_http_server.js`). They are
-// closures bound to private state, so they can only be found by name. Node
-// removes exactly these before it emits `'upgrade'`.
+// Taking a socket from Node's HTTP server after a request reached a
+// `'request'` listener (`upgrade(req)` from Koa or Express). What it needs
+// of Node's internals is in js/node-internals.js.
 //
-const HTTP_LISTENERS = [
-  ['data', 'bound socketOnData'],
-  ['end', 'bound socketOnEnd'],
-  ['close', 'bound socketOnClose'],
-  ['drain', 'bound socketOnDrain'],
-  ['error', 'socketOnError'],
-  ['timeout', 'socketOnTimeout'],
-  ['resume', 'onSocketResume'],
-  ['pause', 'onSocketPause']
-];
-
-/**
- * Checks whether Node's HTTP server still reads requests from a socket, as it
- * does for a request that reached a `'request'` listener.
- *
- * @param {Duplex} socket The socket
- * @return {Boolean} `true` if an HTTP parser is attached, else `false`
- * @private
- */
-function isOwnedByHttp(socket) {
-  return socket.parser != null;
-}
 
 /**
  * Detaches the response Node's HTTP server assigned to a socket, so that
@@ -49,40 +20,11 @@ function isOwnedByHttp(socket) {
  * @private
  */
 function detachResponse(socket, res) {
-  if (res.socket === socket && socket._httpMessage === res) {
+  if (res.socket === socket && internals.responseOf(socket) === res) {
     res.detachSocket(socket);
   }
 
-  //
-  // The server's `'finish'` handler asserts that the response still owns the
-  // socket. A detached response never finishes, but be safe.
-  //
-  for (const listener of res.listeners('finish')) {
-    if (listener.name === 'bound resOnFinish') {
-      res.removeListener('finish', listener);
-    }
-  }
-}
-
-/**
- * Finds the listeners Node's HTTP server put on a socket. Call it before
- * anything else adds listeners: `socketOnError` and `socketOnTimeout` are
- * common names.
- *
- * @param {Duplex} socket The socket
- * @return {Array} The `[event, listener]` pairs
- * @private
- */
-function httpListeners(socket) {
-  const found = [];
-
-  for (const [event, name] of HTTP_LISTENERS) {
-    for (const listener of socket.listeners(event)) {
-      if (listener.name === name) found.push([event, listener]);
-    }
-  }
-
-  return found;
+  internals.dropResponseFinish(res);
 }
 
 /**
@@ -107,32 +49,15 @@ function detachFromHttp(socket, req, listeners) {
     socket.removeListener(event, listener);
   }
 
-  const parser = socket.parser;
+  if (!socket.parser) return;
 
-  if (!parser) return;
-
-  if (parser._consumed) {
-    parser.unconsume();
-    parser._consumed = false;
-  }
-
-  parser.finish();
-
-  if (freeParser) {
-    freeParser(parser, req, socket);
-  } else {
-    if (typeof parser.remove === 'function') parser.remove();
-    parser.socket = parser.incoming = null;
-    req.parser = socket.parser = null;
-  }
+  internals.releaseParser(socket, req);
 
   //
   // The server pauses the socket while responses back up. Leave it for the
   // next `'data'` listener to resume, as Node does before `'upgrade'`, or
   // resume it for the listener that is already there.
   //
-  socket._paused = false;
-
   if (socket.listenerCount('data') === 0) socket.readableFlowing = null;
   else if (socket.isPaused()) socket.resume();
 }
@@ -148,10 +73,15 @@ function detachFromHttp(socket, req, listeners) {
  * @private
  */
 function takeFromHttp(req, socket) {
-  const res = socket._httpMessage;
+  const res = internals.responseOf(socket);
 
   if (res && res.req === req) detachResponse(socket, res);
-  process.nextTick(detachFromHttp, socket, req, httpListeners(socket));
+  process.nextTick(
+    detachFromHttp,
+    socket,
+    req,
+    internals.httpListeners(socket)
+  );
 }
 
-module.exports = { isOwnedByHttp, takeFromHttp };
+module.exports = { isOwnedByHttp: internals.isOwnedByHttp, takeFromHttp };

@@ -11,8 +11,21 @@ const {
 } = require('./constants');
 const { inflateParams } = require('./permessage-deflate');
 
-const { PIECE, CTRL_PIECE, MESSAGE, PING, PONG, CLOSE, ERROR, INFLATED } =
-  binding;
+const {
+  PIECE,
+  CTRL_PIECE,
+  MESSAGE,
+  PING,
+  PONG,
+  CLOSE,
+  ERROR,
+  INFLATED,
+  PIECE_CONT,
+  MESSAGE_TEXT,
+  MESSAGE_BINARY,
+  MESSAGE_EXTRA,
+  FRAME_END
+} = binding;
 
 //
 // One events array for every receiver: `feed()` fills it and the records are
@@ -122,7 +135,8 @@ class Inflated {
  */
 class ParseState {
   /**
-   * @param {binding.Receiver} parser The Rust parser
+   * @param {(binding.Receiver|null)} parser The Rust parser, `null` on the
+   *     native transport (Rust parses there)
    */
   constructor(parser) {
     this.parser = parser;
@@ -154,15 +168,24 @@ class ParseState {
     // The payload pieces of the current control frame.
     //
     this.controlPieces = [];
+
+    //
+    // Native transport: where the frames of the next inflated message end
+    // (FRAME_END records), if it has several.
+    //
+    this.frameEnds = null;
   }
 }
 
 /**
- * The glue between a socket's `'data'` chunks and the Rust `Receiver`: one
- * `feed()` per chunk, payloads handed out as views into the chunk (unmasked
- * in place by Rust), and the events of ws's `Receiver` delivered through the
- * `on*` methods, which the owner overrides (in a subclass, so that they cost
- * a connection nothing, or on the instance); the defaults do nothing:
+ * Turns the records of the Rust receiver into the events of ws's
+ * `Receiver`. On the stream transport, `write()` feeds a socket's chunk to
+ * a Rust `Receiver` (one `feed()` per chunk); on the native transport, Rust
+ * parsed what it read already and `record()` takes its records. Either
+ * way payloads are views into the bytes read (unmasked in place by Rust),
+ * and the events are delivered through the `on*` methods, which the owner
+ * overrides (in a subclass, so that they cost a connection nothing, or on
+ * the instance); the defaults do nothing:
  *
  * - `onMessage(data, isBinary)`, `onPing(data)`, `onPong(data)`
  * - `onConclude(code, reason)`: a close frame was received
@@ -193,6 +216,8 @@ class Receiver {
    * @param {Number} [options.maxPayload=0] The maximum allowed message length
    * @param {Boolean} [options.skipUTF8Validation=false] Specifies whether or
    *     not to skip UTF-8 validation for text messages and close reasons
+   * @param {Boolean} [options.native=false] Whether the records come from
+   *     the native transport (`record()`) rather than from chunks
    */
   constructor(options = {}) {
     const isServer = !!options.isServer;
@@ -216,6 +241,7 @@ class Receiver {
     // parsed.
     //
     this._state = null;
+    this._native = !!options.native;
     this._parserOptions = parserOptions(
       isServer,
       limit(options.maxPayload),
@@ -312,7 +338,7 @@ class Receiver {
    */
   setBinaryType(type) {
     this._binaryType = type;
-    if (this._state !== null) {
+    if (this._state !== null && this._state.parser !== null) {
       this._state.parser.setMergeFrames(type !== 'fragments');
     }
   }
@@ -338,7 +364,122 @@ class Receiver {
    */
   cleanup() {
     this._flags |= STOPPED;
-    if (this._state !== null) this._state.parser.release();
+    if (this._state !== null && this._state.parser !== null) {
+      this._state.parser.release();
+    }
+  }
+
+  /**
+   * Takes a record of the native transport (src/records.rs): `buffer` is
+   * the slab the connection's bytes were read into, or for MESSAGE_EXTRA
+   * the message itself. The events it completes are emitted at once (or
+   * deferred, without `allowSynchronousEvents`).
+   *
+   * @param {Number} type The record type
+   * @param {Number} a Its first number
+   * @param {Number} b Its second number
+   * @param {Buffer} buffer The slab (or the message)
+   * @return {Boolean} `false` if events wait to be emitted (see `write()`)
+   * @public
+   */
+  record(type, a, b, buffer) {
+    if ((this._flags & (STOPPED | ENDING)) !== 0) return true;
+    if (this._state === null) this._start();
+
+    const state = this._state;
+
+    if (type === PIECE || type === PIECE_CONT) {
+      if (type === PIECE && state.pieces.length !== 0) {
+        state.frameStarts.push(state.pieces.length);
+      }
+
+      if (state.lastChunkIndex !== state.chunkIndex) {
+        state.lastChunkIndex = state.chunkIndex;
+        state.chunkPieces = state.pieces.length;
+      }
+
+      state.pieces.push(view(buffer, a, b - a));
+      state.messageLength += b - a;
+      return true;
+    }
+
+    if (type === CTRL_PIECE) {
+      state.controlPieces.push(view(buffer, a, b - a));
+      return true;
+    }
+
+    if (type === FRAME_END) {
+      if (state.frameEnds === null) state.frameEnds = [];
+      state.frameEnds.push(a);
+      return true;
+    }
+
+    if (type === MESSAGE_TEXT || type === MESSAGE_BINARY) {
+      const binary = type === MESSAGE_BINARY;
+
+      this._queue.push(
+        Q_MESSAGE,
+        this._nativePayload(view(buffer, a, b - a), binary),
+        binary
+      );
+    } else if (type === MESSAGE_EXTRA) {
+      this._queue.push(Q_MESSAGE, this._nativePayload(buffer, b === 1), b === 1);
+    } else {
+      this._record(type, a, b, buffer);
+    }
+
+    this._dispatch();
+
+    if (this._head < this._queue.length) {
+      this._flags |= NEED_DRAIN;
+      return false;
+    }
+
+    return true;
+  }
+
+  /**
+   * The native transport's batch is over: pieces of an unfinished message
+   * that it read into the slab are copied out where they would pin much of
+   * it (see `_unpin()`).
+   *
+   * @param {Buffer} slab The slab
+   * @public
+   */
+  endBatch(slab) {
+    const state = this._state;
+
+    if (state === null || (this._flags & STOPPED) !== 0) return;
+
+    if (state.lastChunkIndex === state.chunkIndex) {
+      state.chunkIndex++;
+      if (state.pieces.length > state.chunkPieces) this._unpin(slab);
+    }
+  }
+
+  /**
+   * The payload of a whole message of the native transport, with the frame
+   * ends that preceded it.
+   *
+   * @param {Buffer} data The payload
+   * @param {Boolean} binary Whether the message is binary
+   * @return {(Buffer|Inflated|null)} The payload as queued
+   * @private
+   */
+  _nativePayload(data, binary) {
+    const state = this._state;
+    const ends = state.frameEnds;
+
+    if (ends !== null) state.frameEnds = null;
+    if (data.length === 0) return null;
+    if (ends === null || !binary) return data;
+
+    //
+    // Rust reports a bounded number of ends: the rest of the payload is
+    // the last frame's.
+    //
+    if (ends[ends.length - 1] !== data.length) ends.push(data.length);
+    return new Inflated(data, ends);
   }
 
   /**
@@ -386,8 +527,6 @@ class Receiver {
           state.lastEnd = b;
         } else if (type === CTRL_PIECE) {
           state.controlPieces.push(view(chunk, a, b - a));
-        } else if (type === MESSAGE) {
-          this._queue.push(Q_MESSAGE, this._takeMessage(), a === 1);
         } else if (type === INFLATED) {
           const data = parser.takeInflated();
 
@@ -403,29 +542,7 @@ class Receiver {
                 : data,
             a === 1
           );
-        } else if (type === PING || type === PONG) {
-          this._queue.push(
-            type === PING ? Q_PING : Q_PONG,
-            concat(state.controlPieces),
-            undefined
-          );
-          state.controlPieces = [];
-        } else if (type === CLOSE) {
-          let reason = EMPTY_BUFFER;
-
-          if (a !== 1005) {
-            const body = concat(state.controlPieces);
-
-            if (body.length > 2) reason = view(body, 2, body.length - 2);
-          }
-
-          this._queue.push(Q_CONCLUDE, a, reason);
-          this._stop();
-          return;
-        } else if (type === ERROR) {
-          this._queue.push(Q_ERROR, createError(a, b), undefined);
-          this._flags |= ERROR_PENDING;
-          this._stop();
+        } else if (this._record(type, a, b)) {
           return;
         }
       }
@@ -440,6 +557,50 @@ class Receiver {
     }
 
     if (state.pieces.length > state.chunkPieces) this._unpin(chunk);
+  }
+
+  /**
+   * Queues what a record common to both transports completes: a message
+   * made of pieces, a ping or pong, the close frame, an error.
+   *
+   * @param {Number} type The record type
+   * @param {Number} a Its first number
+   * @param {Number} b Its second number
+   * @return {Boolean} `true` if nothing more is parsed
+   * @private
+   */
+  _record(type, a, b) {
+    const state = this._state;
+
+    if (type === MESSAGE) {
+      this._queue.push(Q_MESSAGE, this._takeMessage(), a === 1);
+    } else if (type === PING || type === PONG) {
+      this._queue.push(
+        type === PING ? Q_PING : Q_PONG,
+        concat(state.controlPieces),
+        undefined
+      );
+      state.controlPieces = [];
+    } else if (type === CLOSE) {
+      let reason = EMPTY_BUFFER;
+
+      if (a !== 1005) {
+        const body = concat(state.controlPieces);
+
+        if (body.length > 2) reason = view(body, 2, body.length - 2);
+      }
+
+      this._queue.push(Q_CONCLUDE, a, reason);
+      this._stop();
+      return true;
+    } else if (type === ERROR) {
+      this._queue.push(Q_ERROR, createError(a, b), undefined);
+      this._flags |= ERROR_PENDING;
+      this._stop();
+      return true;
+    }
+
+    return false;
   }
 
   /**
@@ -550,9 +711,12 @@ class Receiver {
    * @private
    */
   _start() {
-    const parser = new binding.Receiver(this._parserOptions);
+    let parser = null;
 
-    if (this._binaryType === 'fragments') parser.setMergeFrames(false);
+    if (!this._native) {
+      parser = new binding.Receiver(this._parserOptions);
+      if (this._binaryType === 'fragments') parser.setMergeFrames(false);
+    }
 
     this._state = new ParseState(parser);
     this._queue = [];

@@ -16,7 +16,7 @@ const {
 } = require('./constants');
 const { isBlob, isValidStatusCode } = require('./validation');
 
-const { FIN, RSV1, MASK, HEADER_ONLY, encodeFrames } = binding;
+const { FIN, RSV1, MASK, HEADER_ONLY, RAW, encodeFrames } = binding;
 
 //
 // Payloads from this size up are not copied when they go out unmasked: the
@@ -40,10 +40,12 @@ const DEFLATING = 2;
 const FRAME_SLOTS = 5;
 
 //
-// Slots per operation queued behind a blob: isBlob, data, flags, callback,
-// compress.
+// Slots per operation queued behind a blob: kind (`true` for a blob,
+// `false` for data, RAW_ITEM for bytes framed already), data, flags,
+// callback, compress.
 //
 const QUEUE_SLOTS = 5;
+const RAW_ITEM = 2;
 
 //
 // Small payloads are copied into the stage when they are sent, so that the
@@ -365,7 +367,8 @@ class Sender {
   }
 
   /**
-   * Adds a frame to the batch and schedules the flush.
+   * Adds a frame: compresses its payload first if asked to (the same for
+   * every transport), then hands it to `_frame()`.
    *
    * @param {*} data The payload
    * @param {Number} flags The frame's flags
@@ -374,35 +377,60 @@ class Sender {
    * @private
    */
   _add(data, flags, cb, compress) {
+    if (!compress) {
+      this._frame(data, flags, cb, false);
+      return;
+    }
+
+    //
+    // Compressed now, in the order of the sends, which is the order the
+    // peer inflates in. The result is a new buffer that nothing else holds,
+    // so it needs neither the stage nor a snapshot. Large data is
+    // compressed on the thread pool, later frames waiting meanwhile.
+    //
+    const mark = stageOffset;
+    const input = typeof data === 'string' ? stageString(data) : toBuffer(data);
+    const deflate = this._extensions[PerMessageDeflate.extensionName];
+
+    if (input.length >= PerMessageDeflate.OFFLOAD_THRESHOLD) {
+      //
+      // The stage is reused once flushed, and the job may start later: a
+      // staged string is copied (strings of LARGE_PAYLOAD bytes or more are
+      // never staged). Other data is held, not copied, as ws does.
+      //
+      this._deflateOffThread(
+        deflate,
+        input.buffer === stage.buffer ? Buffer.from(input) : input,
+        flags,
+        cb
+      );
+      return;
+    }
+
+    const payload = deflate.compressSync(input, (flags & FIN) !== 0);
+
+    //
+    // The input was only needed for the call: its room in the stage is
+    // free again.
+    //
+    if (input.buffer === stage.buffer) stageOffset = mark;
+    this._frame(payload, flags, cb, true);
+  }
+
+  /**
+   * Adds a frame to the batch and schedules the flush.
+   *
+   * @param {*} data The payload
+   * @param {Number} flags The frame's flags
+   * @param {Function} [cb] Callback
+   * @param {Boolean} owned Whether nobody else holds `data` (compressed)
+   * @private
+   */
+  _frame(data, flags, cb, owned) {
     let payload;
 
-    if (compress) {
-      //
-      // Compressed now, in the order of the sends, which is the order the
-      // peer inflates in. The result is a new buffer that nothing else
-      // holds, so it needs neither the stage nor a snapshot. Large data is
-      // compressed on the thread pool, later frames waiting meanwhile.
-      //
-      const input =
-        typeof data === 'string' ? stageString(data) : toBuffer(data);
-      const deflate = this._extensions[PerMessageDeflate.extensionName];
-
-      if (input.length >= PerMessageDeflate.OFFLOAD_THRESHOLD) {
-        //
-        // The stage is reused once flushed, and the job may start later:
-        // a staged string is copied (strings of LARGE_PAYLOAD bytes or more
-        // are never staged). Other data is held, not copied, as ws does.
-        //
-        this._deflateOffThread(
-          deflate,
-          input.buffer === stage.buffer ? Buffer.from(input) : input,
-          flags,
-          cb
-        );
-        return;
-      }
-
-      payload = deflate.compressSync(input, (flags & FIN) !== 0);
+    if (owned) {
+      payload = data;
     } else if (typeof data === 'string') {
       payload = stageString(data);
     } else {
@@ -424,13 +452,7 @@ class Sender {
     let mask = 0;
 
     if (flags & MASK) {
-      if (this._generateMask !== null) {
-        if (this._maskBuffer === null) this._maskBuffer = Buffer.alloc(4);
-        this._generateMask(this._maskBuffer);
-        mask = this._maskBuffer.readUInt32LE(0);
-      } else {
-        mask = randomMask();
-      }
+      mask = this._mask();
     } else if (payload.length >= LARGE_PAYLOAD) {
       flags |= HEADER_ONLY;
     }
@@ -438,23 +460,84 @@ class Sender {
     this._bufferedBytes += payload.length;
     if (this._frames === NONE) this._frames = [];
     this._frames.push(payload, flags, payload.length, mask, cb);
+    this._schedule();
+  }
 
-    if (!this._pending) {
-      this._pending = true;
-      pending.push(this);
+  /**
+   * Writes frames encoded already (ws's `Sender.frame()` output, which
+   * engine.io and socket.io encode once for many connections), in order
+   * with what was sent before.
+   *
+   * @param {Buffer[]} list The buffers of the frames
+   * @param {Function} [cb] Callback
+   * @public
+   */
+  sendFrame(list, cb) {
+    const last = list.length - 1;
 
-      if (!flushScheduled) {
-        flushScheduled = true;
-        process.nextTick(flushAll);
+    for (let i = 0; i <= last; i++) {
+      const data = toBuffer(list[i]);
 
-        //
-        // ws writes at once, so a program may send and then exit in the
-        // same tick; write the batch on the way out then.
-        //
-        if (!exitHookInstalled) {
-          exitHookInstalled = true;
-          process.once('exit', flushAll);
-        }
+      if (this._state === DEFAULT) {
+        this._raw(data, i === last ? cb : undefined);
+      } else {
+        if (this._queue === NONE) this._queue = [];
+        this._bufferedBytes += data.length;
+        this._queue.push(RAW_ITEM, data, 0, i === last ? cb : undefined, false);
+      }
+    }
+  }
+
+  /**
+   * Adds bytes framed already to the batch.
+   *
+   * @param {Buffer} data The bytes
+   * @param {Function} [cb] Callback
+   * @private
+   */
+  _raw(data, cb) {
+    this._bufferedBytes += data.length;
+    if (this._frames === NONE) this._frames = [];
+    this._frames.push(data, RAW, data.length, 0, cb);
+    this._schedule();
+  }
+
+  /**
+   * @return {Number} The masking key of the next frame
+   * @private
+   */
+  _mask() {
+    if (this._generateMask !== null) {
+      if (this._maskBuffer === null) this._maskBuffer = Buffer.alloc(4);
+      this._generateMask(this._maskBuffer);
+      return this._maskBuffer.readUInt32LE(0);
+    }
+
+    return randomMask();
+  }
+
+  /**
+   * Schedules the end-of-tick flush of this sender's batch.
+   *
+   * @private
+   */
+  _schedule() {
+    if (this._pending) return;
+
+    this._pending = true;
+    pending.push(this);
+
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushAll);
+
+      //
+      // ws writes at once, so a program may send and then exit in the
+      // same tick; write the batch on the way out then.
+      //
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.once('exit', flushAll);
       }
     }
   }
@@ -555,15 +638,16 @@ class Sender {
     const queue = this._queue;
 
     while (this._state === DEFAULT && queue.length !== 0) {
-      const isBlobData = queue.shift();
+      const kind = queue.shift();
       const data = queue.shift();
       const flags = queue.shift();
       const cb = queue.shift();
       const compress = queue.shift();
 
-      this._bufferedBytes -= isBlobData ? data.size : data.length;
+      this._bufferedBytes -= kind === true ? data.size : data.length;
 
-      if (isBlobData) this._sendBlob(data, flags, cb, compress);
+      if (kind === true) this._sendBlob(data, flags, cb, compress);
+      else if (kind === RAW_ITEM) this._raw(data, cb);
       else this._add(data, flags, cb, compress);
     }
   }
@@ -586,9 +670,20 @@ class Sender {
       masks = Buffer.allocUnsafeSlow(4 * nextPowerOfTwo(count));
     }
 
-    for (let i = 0, f = 0; i < count; i++, f += FRAME_SLOTS) {
+    //
+    // Frames framed already (`sendFrame()`) are not encoded: they are
+    // written as they are, between the others.
+    //
+    let encoded = 0;
+
+    for (let f = 0; f < frames.length; f += FRAME_SLOTS) {
       const flags = frames[f + 1];
       const length = frames[f + 2];
+
+      payloadBytes += length;
+      if (flags & RAW) continue;
+
+      const i = encoded++;
 
       meta[4 * i] = flags;
       meta[4 * i + 1] = length;
@@ -596,7 +691,6 @@ class Sender {
       meta[4 * i + 3] = i;
       if (flags & MASK) masks.writeUInt32LE(frames[f + 3], 4 * i);
       payloads.push(frames[f]);
-      payloadBytes += length;
       size += headerSize(length, flags);
       if ((flags & HEADER_ONLY) === 0) size += length;
     }
@@ -604,7 +698,7 @@ class Sender {
     const out = Buffer.allocUnsafe(size);
 
     try {
-      encodeFrames(out, payloads, meta, count, masks);
+      encodeFrames(out, payloads, meta, encoded, masks);
     } finally {
       payloads.length = 0;
     }
@@ -623,6 +717,13 @@ class Sender {
 
       if (frames[f + 4] !== undefined) callbacks.push(frames[f + 4]);
 
+      if (flags & RAW) {
+        if (offset > start) buffers.push(view(out, start, offset - start));
+        buffers.push(frames[f]);
+        start = offset;
+        continue;
+      }
+
       offset += headerSize(length, flags);
 
       if (flags & HEADER_ONLY) {
@@ -633,7 +734,7 @@ class Sender {
       }
     }
 
-    if (start === 0) buffers.push(out);
+    if (start === 0 && buffers.length === 0) buffers.push(out);
     else if (offset > start) buffers.push(view(out, start, offset - start));
 
     this._bufferedBytes -= payloadBytes;
@@ -652,11 +753,9 @@ class Sender {
    * Writes encoded frames to the socket.
    *
    * @param {Object} output The result of `_encode()`
-   * @param {Boolean} [fromTick=false] Whether this is the flush at the end
-   *     of the tick the frames were sent in (see `NativeSender`)
    * @private
    */
-  _write(output, fromTick) {
+  _write(output) {
     const { buffers, callback } = output;
     const socket = this._socket;
     const last = buffers.length - 1;
@@ -696,7 +795,7 @@ function flushAll() {
   stageOffset = 0;
 
   for (let i = 0; i < senders.length; i++) {
-    if (outputs[i] !== null) senders[i]._write(outputs[i], true);
+    if (outputs[i] !== null) senders[i]._write(outputs[i]);
   }
 }
 

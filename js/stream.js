@@ -60,9 +60,11 @@ function createWebSocketStream(ws, options) {
       // A client whose handshake failed has no socket; its `'error'` event
       // destroys the stream.
       //
-      if (ws._socket === null) return;
+      const conn = ws._conn;
 
-      if (ws._socket.writableFinished) {
+      if (conn === null) return;
+
+      if (conn.writableFinished) {
         callback();
         if (duplex.readableEnded) duplex.destroy();
         return;
@@ -72,7 +74,7 @@ function createWebSocketStream(ws, options) {
       // The stream is destroyed on `'end'`, which comes after: the end of
       // the readable side is pushed when the WebSocket emits `'close'`.
       //
-      ws._socket.once('finish', () => callback());
+      conn.onceFinished(() => callback());
       ws.close();
     });
   };

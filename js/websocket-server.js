@@ -8,12 +8,13 @@ const { Duplex } = require('stream');
 
 const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
-const nativeListener = require('./native-listener');
+const nativeListener = require('./transport/native-listener');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
 const { acceptKey } = require('./binding');
 const { CLOSE_TIMEOUT, kWebSocket } = require('./constants');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
+const { NativeConnection } = require('./transport/native-connection');
 const {
   CLOSED,
   CLOSING,
@@ -306,7 +307,13 @@ class WebSocketServer extends EventEmitter {
    * @public
    */
   handleUpgrade(req, socket, head, cb) {
-    socket.on('error', destroySocket);
+    //
+    // A connection of the native listener comes as itself: Rust owns it,
+    // and its socket is made only if the application asks for one.
+    //
+    if (!(socket instanceof NativeConnection)) {
+      socket.on('error', destroySocket);
+    }
 
     const values = readHandshake(req);
 
@@ -374,10 +381,13 @@ class WebSocketServer extends EventEmitter {
     // A request made by hand (@fastify/websocket's `injectWS`) may have no
     // `socket` (ws throws then): the socket given is asked instead.
     //
-    const reqSocket = req.socket || socket;
+    const reqSocket =
+      socket instanceof NativeConnection ? null : req.socket || socket;
     const info = {
       origin: req.headers[legacy ? 'sec-websocket-origin' : 'origin'],
-      secure: Boolean(reqSocket.authorized || reqSocket.encrypted),
+      secure:
+        reqSocket !== null &&
+        Boolean(reqSocket.authorized || reqSocket.encrypted),
       req
     };
 
@@ -410,15 +420,17 @@ class WebSocketServer extends EventEmitter {
    * @private
    */
   completeUpgrade(extensions, key, protocols, req, socket, head, cb, bun) {
+    const native = socket instanceof NativeConnection;
+
     //
     // The client may have gone (or half-closed) while `verifyClient` ran.
     //
-    if (!socket.readable || !socket.writable) {
+    if (native ? !socket.usable : !socket.readable || !socket.writable) {
       socket.destroy();
       return;
     }
 
-    if (socket[kWebSocket]) {
+    if (native ? socket._ws !== null : socket[kWebSocket]) {
       throw new Error(
         'server.handleUpgrade() was called more than once with the same ' +
           'socket, possibly due to a misconfiguration'
@@ -435,7 +447,7 @@ class WebSocketServer extends EventEmitter {
     // HTTP server: its parser would read our frames as HTTP, its timeouts
     // would kill the connection, and the framework would answer the request.
     //
-    if (isOwnedByHttp(socket)) takeFromHttp(req, socket);
+    if (!native && isOwnedByHttp(socket)) takeFromHttp(req, socket);
 
     const ws = new this.options.WebSocket(null, undefined, this.options);
     const lines = [
@@ -488,14 +500,14 @@ class WebSocketServer extends EventEmitter {
     // on: the socket never has none, and its listener store stays compact.
     //
     ws.setSocket(socket, head, this._socketOptions);
-    socket.removeListener('error', destroySocket);
+    if (!native) socket.removeListener('error', destroySocket);
 
     //
-    // Written through the connection's socket, after `setSocket()`: with the
-    // native transport, Rust writes it, without the stream machinery. No
-    // frame can go out before it, as the application gets `ws` after this.
+    // Written through the connection, after `setSocket()`: with the native
+    // transport, Rust writes it, without the stream machinery. No frame can
+    // go out before it, as the application gets `ws` after this.
     //
-    ws._socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    ws._conn.write(`${lines.join('\r\n')}\r\n\r\n`);
 
     if (this.clients) {
       this.clients.add(ws);
@@ -739,6 +751,11 @@ function refuse(socket, code, message, headers) {
 
   if (debug.enabled) debug('! handshake refused: %d %s', code, body);
 
+  if (socket instanceof NativeConnection) {
+    socket.refuse(`${response}\r\n${body}`);
+    return;
+  }
+
   //
   // If the socket was already ended or destroyed (by `verifyClient`, say),
   // this write fails, and the `'error'` listener destroys the socket.
@@ -768,5 +785,10 @@ function refuseOrEmitClientError(wss, req, socket, code, message, headers) {
   const err = new Error(message);
 
   Error.captureStackTrace(err, refuseOrEmitClientError);
-  wss.emit('wsClientError', err, socket, req);
+  wss.emit(
+    'wsClientError',
+    err,
+    socket instanceof NativeConnection ? socket.socket : socket,
+    req
+  );
 }

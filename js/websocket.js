@@ -4,9 +4,9 @@ const EventEmitter = require('events');
 
 const PerMessageDeflate = require('./permessage-deflate');
 const Receiver = require('./receiver');
-const Sender = require('./sender');
-const nativeTransport = require('./native-transport');
 const { abortHandshake, initAsClient } = require('./client');
+const { configFor, connect } = require('./transport');
+const { NativeConnection } = require('./transport/native-connection');
 const { toBuffer } = require('./buffer-util');
 const {
   BINARY_TYPES,
@@ -17,7 +17,6 @@ const {
   kStatusCode,
   kWebSocket,
   NO_EXTENSIONS,
-  NOOP,
   OPEN,
   READY_STATES
 } = require('./constants');
@@ -123,7 +122,8 @@ class WebSocket extends EventEmitter {
     this._readyState = CONNECTING;
     this._receiver = null;
     this._sender = null;
-    this._socket = null;
+    this._conn = null;
+    this._transportClosed = false;
 
     if (address !== null) {
       this._bufferedAmount = 0;
@@ -182,16 +182,32 @@ class WebSocket extends EventEmitter {
     //
     // Takes effect from the next message on.
     //
-    if (this._receiver) this._receiver.setBinaryType(type);
+    if (this._receiver) {
+      this._receiver.setBinaryType(type);
+      this._conn.setBinaryType(type);
+    }
   }
 
   /**
    * @type {Number}
    */
   get bufferedAmount() {
-    if (!this._socket) return this._bufferedAmount;
+    if (!this._conn) return this._bufferedAmount;
 
-    return this._socket.writableLength + this._sender._bufferedBytes;
+    return this._conn.writableLength + this._sender._bufferedBytes;
+  }
+
+  /**
+   * The connection's socket: the `Duplex` it runs over, the idle
+   * `net.Socket` of a connection the native transport took over, or a view
+   * of a native listener's connection (made when first asked for). ws's
+   * field, read by applications and libraries.
+   *
+   * @type {(Duplex|null)}
+   * @private
+   */
+  get _socket() {
+    return this._conn === null ? null : this._conn.socket;
   }
 
   /**
@@ -285,16 +301,13 @@ class WebSocket extends EventEmitter {
    */
   setSocket(socket, head, options) {
     //
-    // A plain TCP socket is handed to the native transport: Rust reads and
-    // writes it from Node's own event loop, and a `NativeSocket` stands in
-    // for it here, with the same events (js/native-transport.js). TLS
-    // sockets and other streams stay as they are.
+    // A plain TCP socket is handed to the native transport: Rust reads,
+    // parses and writes it from Node's own event loop, and the socket stays
+    // as an idle shell (js/transport/). TLS sockets and other streams stay
+    // as they are.
     //
-    if (nativeTransport.canTakeOver(socket)) {
-      socket = nativeTransport.takeOver(socket, head);
-      head = EMPTY_BUFFER;
-    }
-
+    const { conn, input } = connect(socket, head);
+    const native = conn instanceof NativeConnection;
     const receiver = new WebSocketReceiver({
       allowSynchronousEvents: options.allowSynchronousEvents,
       binaryType: this.binaryType,
@@ -303,40 +316,97 @@ class WebSocket extends EventEmitter {
       maxBufferedChunks: options.maxBufferedChunks,
       maxFragments: options.maxFragments,
       maxPayload: options.maxPayload,
+      native,
       skipUTF8Validation: options.skipUTF8Validation
     });
 
-    const sender = new (
-      socket instanceof nativeTransport.NativeSocket
-        ? nativeTransport.NativeSender
-        : Sender
-    )(socket, this._extensions, options.generateMask);
-
     this._receiver = receiver;
-    this._sender = sender;
-    this._socket = socket;
-
+    this._conn = conn;
     receiver[kWebSocket] = this;
+
+    let sender;
+
+    if (native) {
+      if (conn._shell !== null) {
+        conn._shell[kWebSocket] = this;
+        conn._shell.setTimeout(0);
+        conn._shell.setNoDelay();
+      }
+
+      sender = conn.attach(
+        this,
+        configFor(receiver._parserOptions),
+        input,
+        this._extensions,
+        options.generateMask
+      );
+
+      if (this._binaryType === 'fragments') conn.setBinaryType('fragments');
+    } else {
+      sender = conn.attach(this, input, this._extensions, options.generateMask);
+    }
+
+    this._sender = sender;
     sender[kWebSocket] = this;
-    socket[kWebSocket] = this;
-
     sender.onerror = senderOnError;
-
-    //
-    // A plain `Duplex` has neither method.
-    //
-    if (socket.setTimeout) socket.setTimeout(0);
-    if (socket.setNoDelay) socket.setNoDelay();
-
-    if (head.length > 0) socket.unshift(head);
-
-    socket.on('close', socketOnClose);
-    socket.on('data', socketOnData);
-    socket.on('end', socketOnEnd);
-    socket.on('error', socketOnError);
 
     this._readyState = OPEN;
     this.emit('open');
+  }
+
+  /**
+   * The peer ended its side of the connection.
+   *
+   * @private
+   */
+  _onTransportEnd() {
+    this._readyState = CLOSING;
+    this._receiver.end();
+    endSocket(this);
+  }
+
+  /**
+   * The connection failed (a read or write error); `'close'` follows with
+   * 1006.
+   *
+   * @private
+   */
+  _onTransportError() {
+    if (this._transportClosed) return;
+
+    this._readyState = CLOSING;
+    this._conn.destroy();
+  }
+
+  /**
+   * The connection is closed. `'close'` is emitted once the receiver has
+   * emitted what it holds.
+   *
+   * @param {Buffer} [rest] Data the socket held unread (parsed now)
+   * @private
+   */
+  _onTransportClose(rest) {
+    const receiver = this._receiver;
+
+    this._readyState = CLOSING;
+    this._transportClosed = true;
+
+    if (
+      rest != null &&
+      !this._closeFrameReceived &&
+      !receiver.errorEmitted
+    ) {
+      receiver.write(rest);
+    }
+
+    receiver.end();
+    clearTimeout(this._closeTimer);
+
+    if (receiver.finished || receiver.errorEmitted) {
+      this.emitClose();
+    } else {
+      receiver.onFinish = receiverOnFinish;
+    }
   }
 
   /**
@@ -345,7 +415,7 @@ class WebSocket extends EventEmitter {
    * @private
    */
   emitClose() {
-    if (this._socket) {
+    if (this._conn) {
       const receiver = this._receiver;
 
       receiver.detach();
@@ -418,7 +488,7 @@ class WebSocket extends EventEmitter {
     if (this.readyState === CONNECTING || this.readyState === CLOSED) return;
 
     this._paused = true;
-    this._socket.pause();
+    this._conn.pause();
   }
 
   /**
@@ -454,7 +524,7 @@ class WebSocket extends EventEmitter {
     if (this.readyState === CONNECTING || this.readyState === CLOSED) return;
 
     this._paused = false;
-    if (!this._receiver.needDrain) this._socket.resume();
+    if (!this._receiver.needDrain) this._conn.resume();
   }
 
   /**
@@ -518,7 +588,7 @@ class WebSocket extends EventEmitter {
       return;
     }
 
-    if (this._socket) {
+    if (this._conn) {
       this._readyState = CLOSING;
 
       //
@@ -526,7 +596,7 @@ class WebSocket extends EventEmitter {
       // already.
       //
       this._sender.flush();
-      this._socket.destroy();
+      this._conn.destroy();
     }
   }
 }
@@ -635,7 +705,7 @@ function sendAfterClose(websocket, data, cb) {
     // `_bufferedAmount` is for a client whose handshake failed: it never got
     // a socket nor a sender.
     //
-    if (websocket._socket) websocket._sender._bufferedBytes += length;
+    if (websocket._conn) websocket._sender._bufferedBytes += length;
     else websocket._bufferedAmount += length;
   }
 
@@ -709,7 +779,7 @@ function emitError(websocket, err) {
  */
 function endSocket(websocket) {
   websocket._sender.flush();
-  websocket._socket.end();
+  websocket._conn.end();
 }
 
 /**
@@ -737,14 +807,13 @@ function receiverOnConclude(code, reason) {
     websocket._closeMessage.set(reason);
   }
 
-  if (websocket._socket[kWebSocket] === undefined) return;
+  if (websocket._transportClosed) return;
 
   //
   // Nothing after the close frame is parsed; keep reading so the peer's FIN
   // is seen.
   //
-  websocket._socket.removeListener('data', socketOnData);
-  process.nextTick(resume, websocket._socket);
+  websocket._conn.drainToEnd();
 
   if (code === 1005) websocket.close();
   else websocket.close(code, reason);
@@ -758,7 +827,7 @@ function receiverOnConclude(code, reason) {
 function receiverOnDrain() {
   const websocket = this[kWebSocket];
 
-  if (!websocket.isPaused) websocket._socket.resume();
+  websocket._conn.hold(false, websocket.isPaused);
 }
 
 /**
@@ -771,9 +840,8 @@ function receiverOnDrain() {
 function receiverOnError(err) {
   const websocket = this[kWebSocket];
 
-  if (websocket._socket[kWebSocket] !== undefined) {
-    websocket._socket.removeListener('data', socketOnData);
-    process.nextTick(resume, websocket._socket);
+  if (!websocket._transportClosed) {
+    websocket._conn.drainToEnd();
     websocket.close(err[kStatusCode]);
   }
 
@@ -855,16 +923,6 @@ function receiverOnPong(data) {
 }
 
 /**
- * Resume a readable stream.
- *
- * @param {Readable} stream The readable stream
- * @private
- */
-function resume(stream) {
-  stream.resume();
-}
-
-/**
  * The sender's error handler (a blob that could not be read).
  *
  * @param {Error} err The error
@@ -900,89 +958,16 @@ function senderOnError(err) {
  */
 function setCloseTimer(websocket) {
   websocket._closeTimer = setTimeout(
-    websocket._socket.destroy.bind(websocket._socket),
-    websocket._closeTimeout
+    destroyConnection,
+    websocket._closeTimeout,
+    websocket._conn
   );
 }
 
 /**
- * The listener of the socket `'close'` event.
- *
+ * @param {(StreamConnection|NativeConnection)} conn The connection
  * @private
  */
-function socketOnClose() {
-  const websocket = this[kWebSocket];
-  const receiver = websocket._receiver;
-
-  this.removeListener('close', socketOnClose);
-  this.removeListener('data', socketOnData);
-  this.removeListener('end', socketOnEnd);
-
-  websocket._readyState = CLOSING;
-
-  //
-  // The socket may close without a close frame or an `'end'` (destroyed on
-  // an error, for instance) while paused with data buffered: parse that
-  // data, which is read as a single chunk.
-  //
-  if (
-    !this._readableState.endEmitted &&
-    !websocket._closeFrameReceived &&
-    !receiver.errorEmitted &&
-    this.readableLength !== 0
-  ) {
-    receiver.write(this.read(this.readableLength));
-  }
-
-  receiver.end();
-
-  this[kWebSocket] = undefined;
-
-  clearTimeout(websocket._closeTimer);
-
-  if (receiver.finished || receiver.errorEmitted) {
-    websocket.emitClose();
-  } else {
-    receiver.onFinish = receiverOnFinish;
-  }
-}
-
-/**
- * The listener of the socket `'data'` event.
- *
- * @param {Buffer} chunk A chunk of data
- * @private
- */
-function socketOnData(chunk) {
-  if (!this[kWebSocket]._receiver.write(chunk)) this.pause();
-}
-
-/**
- * The listener of the socket `'end'` event.
- *
- * @private
- */
-function socketOnEnd() {
-  const websocket = this[kWebSocket];
-
-  websocket._readyState = CLOSING;
-  websocket._receiver.end();
-  endSocket(websocket);
-}
-
-/**
- * The listener of the socket `'error'` event.
- *
- * @private
- */
-function socketOnError() {
-  const websocket = this[kWebSocket];
-
-  this.removeListener('error', socketOnError);
-  this.on('error', NOOP);
-
-  if (websocket) {
-    websocket._readyState = CLOSING;
-    this.destroy();
-  }
+function destroyConnection(conn) {
+  conn.destroy();
 }

@@ -2,6 +2,7 @@
 //! encoder behind `encodeFrames`.
 
 use crate::mask;
+use crate::records::flags;
 
 pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -95,11 +96,11 @@ pub fn write_header(out: &mut [u8], h: &Header) -> Option<usize> {
 
 /// `encodeFrames` meta flags (4 u32 per frame: flags, length, mask offset,
 /// payload index).
-pub const META_OPCODE: u32 = 0x0f;
-pub const META_FIN: u32 = 1 << 4;
-pub const META_RSV1: u32 = 1 << 5;
-pub const META_MASK: u32 = 1 << 6;
-pub const META_HEADER_ONLY: u32 = 1 << 7;
+pub const META_OPCODE: u32 = flags::OPCODE;
+pub const META_FIN: u32 = flags::FIN;
+pub const META_RSV1: u32 = flags::RSV1;
+pub const META_MASK: u32 = flags::MASK;
+pub const META_HEADER_ONLY: u32 = flags::HEADER_ONLY;
 pub const META_STRIDE: usize = 4;
 
 /// Why a batch could not be encoded (a bug on the calling side, never
@@ -183,6 +184,30 @@ impl std::fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+/// Checks the flags and length of outgoing frame number `frame`: a known
+/// opcode; for a control frame at most 125 bytes, FIN set, RSV1 clear.
+/// Returns (opcode, fin, rsv1).
+pub fn check_outgoing(frame: usize, flags: u32, len: u32) -> Result<(u8, bool, bool), EncodeError> {
+    let opcode = (flags & META_OPCODE) as u8;
+    let fin = flags & META_FIN != 0;
+    let rsv1 = flags & META_RSV1 != 0;
+    if !is_known_opcode(opcode) {
+        return Err(EncodeError::InvalidOpcode { frame, opcode });
+    }
+    if is_control(opcode) {
+        if len as usize > MAX_CONTROL_PAYLOAD {
+            return Err(EncodeError::ControlFrameTooLong { frame, len });
+        }
+        if !fin {
+            return Err(EncodeError::ControlFrameNotFinal { frame });
+        }
+        if rsv1 {
+            return Err(EncodeError::ControlFrameRsv1 { frame });
+        }
+    }
+    Ok((opcode, fin, rsv1))
+}
+
 /// Encodes `count` frames described by `meta` back to back into `out`.
 /// `payload(i)` returns the payload buffer with index `i`. Returns the
 /// number of bytes written. On error, `out` may be partly written.
@@ -203,23 +228,7 @@ pub fn encode_frames<'p>(
         let &[flags, len, mask_offset, index] = m else {
             return Err(EncodeError::MetaTooShort { count });
         };
-        let opcode = (flags & META_OPCODE) as u8;
-        let fin = flags & META_FIN != 0;
-        let rsv1 = flags & META_RSV1 != 0;
-        if !is_known_opcode(opcode) {
-            return Err(EncodeError::InvalidOpcode { frame, opcode });
-        }
-        if is_control(opcode) {
-            if len as usize > MAX_CONTROL_PAYLOAD {
-                return Err(EncodeError::ControlFrameTooLong { frame, len });
-            }
-            if !fin {
-                return Err(EncodeError::ControlFrameNotFinal { frame });
-            }
-            if rsv1 {
-                return Err(EncodeError::ControlFrameRsv1 { frame });
-            }
-        }
+        let (opcode, fin, rsv1) = check_outgoing(frame, flags, len)?;
         let key = if flags & META_MASK != 0 {
             let start = mask_offset as usize;
             let key = masks

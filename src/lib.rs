@@ -25,6 +25,7 @@ pub mod handshake;
 pub mod mask;
 pub mod permessage_deflate;
 pub mod receiver;
+pub mod records;
 pub mod subprotocol;
 pub mod token;
 #[cfg(all(unix, not(fuzzing)))]

@@ -1,4 +1,6 @@
-//! `errorTable()`: the protocol error table for JS, read once at load.
+//! Tables JS reads once at load: the protocol errors (`errorTable()`), the
+//! record types and flags (`constants()`), and which copy of the addon this
+//! is (`instanceId()`).
 
 use napi_derive::napi;
 
@@ -30,4 +32,24 @@ pub fn error_table() -> Vec<ErrorTableEntry> {
             status_code: u32::from(row.status_code),
         })
         .collect()
+}
+
+/// `constants()`: the record types and frame flags (src/records.rs), read
+/// once at load, as `{ NAME: value }`.
+#[napi(js_name = "constants")]
+pub fn constants() -> std::collections::HashMap<String, u32> {
+    crate::records::ALL
+        .iter()
+        .map(|&(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+/// Tells this copy of the addon from another one loaded in the same
+/// process (two package directories): the address of one of its statics,
+/// as a string. The same copy loaded twice (a test runner that resets its
+/// module registry) gives the same value, and shares its native state.
+#[napi(js_name = "instanceId")]
+pub fn instance_id() -> String {
+    static MARK: u8 = 0;
+    format!("{:x}", std::ptr::addr_of!(MARK) as usize)
 }

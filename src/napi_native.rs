@@ -1,7 +1,8 @@
 //! N-API surface of the native transport (src/transport/, Unix only):
-//! functions JS calls to hand a socket over, write, end, pause and close
-//! it, and the one callback Rust makes into JS per loop wakeup with the
-//! batch of events of every connection (see js/native-transport.js).
+//! functions JS calls to hand a connection over, configure its receiver,
+//! send frames, end, pause and close it, and the one callback Rust makes
+//! into JS per loop wakeup with the batch of records of every connection
+//! (see js/transport/native.js).
 //!
 //! The transport lives in a thread local: one per Node environment (the
 //! main thread and each worker have their own loop and thread). It is
@@ -19,24 +20,29 @@ use napi_derive::napi;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::napi_deflate::hand_over;
+use crate::napi_util::{count_option, throw, JsErrorClass};
+use crate::receiver::Options;
 use crate::transport::{
     listener, socket, untag, uv::Poll, Callbacks, Transport, RECORD_WORDS, TAG_LISTEN, TAG_PENDING,
 };
 
-/// Records kept free in the JS array beyond what the transport fills
-/// before it flushes (errors found while JS runs are added late).
-const RECORD_SLACK: usize = 16;
 /// Deliveries in a row from one wakeup, when JS calls cause new records.
 const MAX_ROUNDS: usize = 4;
 /// Size of a slab, the Buffer that reads go into. Below glibc's mmap
 /// threshold (128 KiB), so that the memory of slabs JS let go is reused
 /// by the next ones instead of being mapped (and faulted in) afresh.
 const SLAB_SIZE: usize = 96 * 1024;
+/// Records the first records array holds; it grows when a batch has more.
+const INITIAL_RECORDS: usize = 1024;
 
 struct Js {
     env: sys::napi_env,
     callback: sys::napi_ref,
+    /// The Uint32Array records are copied into (null before the first
+    /// batch), and how many `u32`s it holds.
     records: sys::napi_ref,
+    records_len: usize,
     recv: sys::napi_ref,
     context: sys::napi_async_context,
     /// The slab reads go into (null before the first read).
@@ -74,35 +80,26 @@ fn errno_error(context: &str, errno: i32) -> Error {
     Error::new(Status::GenericFailure, format!("{context}: {err}"))
 }
 
-/// Sets up the transport of this thread: `callback(buffer, count)` is
-/// called once per batch, with `count` records of 4 u32 (connection id,
-/// type, a, b) written into `records` (see src/transport/socket.rs for the
-/// types). With `perSocket`, each connection's events are delivered from
-/// its own poll callback instead of once per loop wakeup. `eofOnHangup`
-/// (default true) reads on to the end of stream on a hang-up after our FIN,
-/// as libuv streams before 1.52 do. Calling it again
-/// replaces the callback and the records array.
+/// Sets up the transport of this thread: `callback(slab, count, records,
+/// extras)` is called once per batch, with `count` records of 4 u32
+/// (connection id, type, a, b; src/records.rs) in the Uint32Array
+/// `records` (a larger one when a batch outgrows it), and `extras` the
+/// Buffers that `MESSAGE_EXTRA` records refer to (or `undefined`). With
+/// `perSocket`, each connection's events are delivered from its own poll
+/// callback instead of once per loop wakeup. `eofOnHangup` (default true)
+/// reads on to the end of stream on a hang-up after our FIN, as libuv
+/// streams before 1.52 do. Calling it again replaces the callback.
 #[napi(js_name = "nativeInit")]
 pub fn native_init(
     env: Env,
     callback: Function<'_>,
-    records: Uint32ArraySlice<'_>,
     per_socket: Option<bool>,
     eof_on_hangup: Option<bool>,
 ) -> Result<()> {
     let per_socket = per_socket.unwrap_or(false);
     let eof_on_hangup = eof_on_hangup.unwrap_or(true);
     let raw = env.raw();
-    let words = records.as_ref().len();
-    let capacity = (words / RECORD_WORDS).saturating_sub(RECORD_SLACK);
-    if capacity < 64 {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "The records array must hold at least 80 records",
-        ));
-    }
     let mut callback_ref = ptr::null_mut();
-    let mut records_ref = ptr::null_mut();
     let mut recv = ptr::null_mut();
     let mut recv_ref = ptr::null_mut();
     let mut name = ptr::null_mut();
@@ -115,12 +112,6 @@ pub fn native_init(
             callback.raw(),
             1,
             &mut callback_ref,
-        ))?;
-        ok(sys::napi_create_reference(
-            raw,
-            records.raw(),
-            1,
-            &mut records_ref,
         ))?;
         ok(sys::napi_create_object(raw, &mut recv))?;
         ok(sys::napi_create_reference(raw, recv, 1, &mut recv_ref))?;
@@ -135,7 +126,8 @@ pub fn native_init(
     let js = Js {
         env: raw,
         callback: callback_ref,
-        records: records_ref,
+        records: ptr::null_mut(),
+        records_len: 0,
         recv: recv_ref,
         context,
         slab: ptr::null_mut(),
@@ -147,10 +139,11 @@ pub fn native_init(
             .map_err(|_| Error::new(Status::GenericFailure, "transport busy"))?;
         if let Some(s) = state.as_mut() {
             let mut js = js;
-            // The slab carries over: the transport still reads into it.
+            // The slab and the records array carry over.
             js.slab = std::mem::replace(&mut s.js.slab, ptr::null_mut());
+            js.records = std::mem::replace(&mut s.js.records, ptr::null_mut());
+            js.records_len = s.js.records_len;
             let old = std::mem::replace(&mut s.js, js);
-            s.transport.set_record_capacity(capacity);
             s.transport.per_socket = per_socket;
             s.transport.eof_on_hangup = eof_on_hangup;
             return Ok::<_, Error>(Some(old));
@@ -163,7 +156,6 @@ pub fn native_init(
         let mut transport = unsafe {
             Transport::new(
                 lp,
-                capacity,
                 Callbacks {
                     poll: on_poll,
                     check: on_check,
@@ -190,7 +182,9 @@ fn release(js: &Js) {
     // env and are released once (the `Js` is dropped right after).
     unsafe {
         sys::napi_delete_reference(js.env, js.callback);
-        sys::napi_delete_reference(js.env, js.records);
+        if !js.records.is_null() {
+            sys::napi_delete_reference(js.env, js.records);
+        }
         sys::napi_delete_reference(js.env, js.recv);
         if !js.slab.is_null() {
             sys::napi_delete_reference(js.env, js.slab);
@@ -276,7 +270,7 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: i32, events: i32) {
         // reports a socket's end or error: the close callbacks of the loop
         // then run in the same order as with `net.Socket`s.
         let t = &s.transport;
-        let now = t.must_flush() || (!t.batch.is_empty() && (t.per_socket || t.batch.closing));
+        let now = !t.batch.is_empty() && (t.per_socket || t.batch.closing);
         if !now {
             s.transport.schedule();
         }
@@ -308,6 +302,14 @@ fn on_pending(id: u32) {
 }
 
 unsafe extern "C" fn on_check(_handle: *mut c_void) {
+    // Bytes handed over at `attach` are parsed here, where a new slab can
+    // be had (and the batch delivered first) when they do not fit.
+    for _ in 0..MAX_ROUNDS {
+        if with(|s| s.transport.parse_inputs()) != Some(true) {
+            break;
+        }
+        refill();
+    }
     deliver();
 }
 
@@ -325,11 +327,40 @@ struct Call {
     func: sys::napi_value,
     recv: sys::napi_value,
     context: sys::napi_async_context,
-    args: [sys::napi_value; 2],
+    args: [sys::napi_value; 4],
 }
 
-/// Copies the records into the JS array and gets the slab, within the
-/// caller's handle scope. `None` if there is nothing to deliver.
+/// A Uint32Array of `len` elements, and a reference to it.
+///
+/// # Safety
+/// `env` must be this thread's env, inside an open handle scope.
+unsafe fn new_records_array(
+    env: sys::napi_env,
+    len: usize,
+) -> Option<(sys::napi_value, sys::napi_ref)> {
+    let mut data = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut array = ptr::null_mut();
+    let mut reference = ptr::null_mut();
+    // SAFETY: per the caller; out-pointers are live locals.
+    unsafe {
+        (sys::napi_create_arraybuffer(env, len * 4, &mut data, &mut buffer) == sys::Status::napi_ok
+            && sys::napi_create_typedarray(
+                env,
+                sys::TypedarrayType::uint32_array,
+                len,
+                buffer,
+                0,
+                &mut array,
+            ) == sys::Status::napi_ok
+            && sys::napi_create_reference(env, array, 1, &mut reference) == sys::Status::napi_ok)
+            .then_some((array, reference))
+    }
+}
+
+/// Copies the records into the JS array (a larger one if they outgrew
+/// it), makes the extras' Buffers, and gets the slab, within the caller's
+/// handle scope. `None` if there is nothing to deliver.
 fn prepare(s: &mut State) -> Option<Call> {
     let t = &mut s.transport;
     if t.batch.is_empty() {
@@ -343,17 +374,13 @@ fn prepare(s: &mut State) -> Option<Call> {
     let mut records = ptr::null_mut();
     let mut buffer = ptr::null_mut();
     let mut count_value = ptr::null_mut();
-    let mut kind = sys::TypedarrayType::uint32_array;
-    let mut length = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
-    let mut arraybuffer = ptr::null_mut();
-    let mut offset = 0usize;
-    let capacity_words;
+    let mut extras = ptr::null_mut();
+    let words = t.batch.records.len();
     // SAFETY: `env` is this thread's env, called from a libuv callback on
     // its thread inside the handle scope `deliver_once` opened; the
     // references are live (deleted only at cleanup or re-init, which take
-    // the state out first); every out-pointer is a live local; the batch
-    // bytes are valid for reads of their length.
+    // the state out first, or replaced here); every out-pointer is a live
+    // local.
     unsafe {
         sys::napi_get_reference_value(env, s.js.callback, &mut func)
             .eq(&sys::Status::napi_ok)
@@ -361,9 +388,27 @@ fn prepare(s: &mut State) -> Option<Call> {
         sys::napi_get_reference_value(env, s.js.recv, &mut recv)
             .eq(&sys::Status::napi_ok)
             .then_some(())?;
-        sys::napi_get_reference_value(env, s.js.records, &mut records)
-            .eq(&sys::Status::napi_ok)
-            .then_some(())?;
+        if s.js.records.is_null() || s.js.records_len < words {
+            let len = words
+                .next_power_of_two()
+                .max(INITIAL_RECORDS * RECORD_WORDS);
+            let (array, reference) = new_records_array(env, len)?;
+            if !s.js.records.is_null() {
+                sys::napi_delete_reference(env, s.js.records);
+            }
+            s.js.records = reference;
+            s.js.records_len = len;
+            records = array;
+        } else {
+            sys::napi_get_reference_value(env, s.js.records, &mut records)
+                .eq(&sys::Status::napi_ok)
+                .then_some(())?;
+        }
+        let mut kind = sys::TypedarrayType::uint32_array;
+        let mut length = 0usize;
+        let mut data: *mut c_void = ptr::null_mut();
+        let mut arraybuffer = ptr::null_mut();
+        let mut offset = 0usize;
         sys::napi_get_typedarray_info(
             env,
             records,
@@ -375,34 +420,28 @@ fn prepare(s: &mut State) -> Option<Call> {
         )
         .eq(&sys::Status::napi_ok)
         .then_some(())?;
-        capacity_words = length;
+        if kind != sys::TypedarrayType::uint32_array || data.is_null() || length < words {
+            return None;
+        }
+        // `data` points to the live Uint32Array's `length` elements (the
+        // reference keeps it alive, JS does not run during this copy), at
+        // least `words`; the source is the batch's own Vec.
+        ptr::copy_nonoverlapping(t.batch.records.as_ptr(), data.cast::<u32>(), words);
         let status = if s.js.slab.is_null() {
             sys::napi_get_undefined(env, &mut buffer)
         } else {
             sys::napi_get_reference_value(env, s.js.slab, &mut buffer)
         };
         status.eq(&sys::Status::napi_ok).then_some(())?;
-    }
-    if kind != sys::TypedarrayType::uint32_array || data.is_null() {
-        return None;
-    }
-    let words = t
-        .batch
-        .records
-        .len()
-        .min(capacity_words / RECORD_WORDS * RECORD_WORDS);
-    // SAFETY: `data` points to the live Uint32Array's `capacity_words`
-    // elements (the reference keeps it alive, JS does not run during this
-    // copy) and `words` is at most that; the source is the batch's own Vec.
-    unsafe {
-        ptr::copy_nonoverlapping(t.batch.records.as_ptr(), data.cast::<u32>(), words);
-    }
-    let count = (words / RECORD_WORDS) as u32;
-    // SAFETY: as above; `count_value` is a live local.
-    unsafe {
-        sys::napi_create_uint32(env, count, &mut count_value)
+        sys::napi_create_uint32(env, (words / RECORD_WORDS) as u32, &mut count_value)
             .eq(&sys::Status::napi_ok)
             .then_some(())?;
+        sys::napi_get_undefined(env, &mut extras)
+            .eq(&sys::Status::napi_ok)
+            .then_some(())?;
+    }
+    if !t.batch.extras.is_empty() {
+        extras = extras_array(env, std::mem::take(&mut t.batch.extras))?;
     }
     t.batch.clear();
     t.begin_delivery();
@@ -411,8 +450,32 @@ fn prepare(s: &mut State) -> Option<Call> {
         func,
         recv,
         context: s.js.context,
-        args: [buffer, count_value],
+        args: [buffer, count_value, records, extras],
     })
+}
+
+/// The JS array of the Buffers of large messages.
+fn extras_array(env: sys::napi_env, list: Vec<Vec<u8>>) -> Option<sys::napi_value> {
+    // `env` is this thread's env, in the scope `deliver_once` opened (no
+    // JS runs meanwhile).
+    let js_env = Env::from_raw(env);
+    let mut array = ptr::null_mut();
+    // SAFETY: as above; `array` is a live local.
+    if unsafe { sys::napi_create_array_with_length(env, list.len(), &mut array) }
+        != sys::Status::napi_ok
+    {
+        return None;
+    }
+    for (i, data) in list.into_iter().enumerate() {
+        let (buffer, _) = hand_over(&js_env, data).ok()?;
+        // SAFETY: as above; the element is a live value of this scope.
+        unsafe {
+            sys::napi_set_element(env, array, i as u32, buffer.raw())
+                .eq(&sys::Status::napi_ok)
+                .then_some(())?;
+        }
+    }
+    Some(array)
 }
 
 fn deliver_once() -> bool {
@@ -481,54 +544,121 @@ pub fn native_write(id: u32, data: Uint8ArraySlice<'_>) -> f64 {
     result_number(with(|s| s.transport.write(id, &[bytes])))
 }
 
-/// Writes the frames of a tick: `segments` holds `count` triples
-/// (connection id, start, end) of byte ranges of `outbox`, in the order
-/// they were sent. Each connection's ranges are written in that order with
-/// one `writev`; `results[i]` gets what `nativeWrite` would return for the
-/// connection of segment `i` (the bytes it has queued, or -errno).
-#[napi(js_name = "nativeFlush")]
-pub fn native_flush(
-    outbox: Uint8ArraySlice<'_>,
-    segments: Uint32ArraySlice<'_>,
+/// Frames and writes the messages of a tick. `meta` holds `count` frames
+/// of 6 u32: connection id, flags (opcode | FIN | RSV1 | MASK, or RAW for
+/// bytes framed already, see
+/// src/records.rs), payload source (0xffffffff for `stage`, else an index
+/// into `payloads`), offset and length of the payload there, and the
+/// masking key (little-endian, with MASK). Each connection's frames go out
+/// in order with one `writev` (what the socket does not take is queued);
+/// `results[i]` gets what `nativeWrite` would return for frame `i`'s
+/// connection (the bytes it has queued, or -errno). Throws a RangeError,
+/// having written nothing, if a frame is not valid (a control frame over
+/// 125 bytes, ...) or a payload is out of range.
+#[napi(js_name = "nativeSend")]
+pub fn native_send(
+    env: Env,
+    stage: Uint8ArraySlice<'_>,
+    payloads: Vec<Uint8ArraySlice<'_>>,
+    meta: Uint32ArraySlice<'_>,
     count: u32,
     mut results: Float64ArraySlice<'_>,
 ) -> Result<()> {
-    let outbox: &[u8] = outbox.as_ref();
-    let segments: &[u32] = segments.as_ref();
-    let count = count as usize;
-    if segments.len() < count * 3 || results.as_ref().len() < count {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "segments or results too short",
-        ));
-    }
+    let stage: &[u8] = stage.as_ref();
+    let payloads: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
+    let meta: &[u32] = meta.as_ref();
     // SAFETY: `results` is a live Float64Array for the duration of this
-    // synchronous call, during which no JS runs; nothing else views it
-    // mutably (a Float64Array cannot alias the Uint8/Uint32 inputs in a way
-    // that matters: only `results` is written, element by element).
+    // synchronous call, during which no JS runs; only it is written, and
+    // the inputs are only read.
     let results = unsafe { results.as_mut() };
-    // Segment indexes grouped by connection, each group in sending order.
-    let mut order: Vec<u32> = (0..count as u32).collect();
-    order.sort_by_key(|&i| segments[i as usize * 3]);
-    let mut bufs: Vec<&[u8]> = Vec::with_capacity(8);
-    let mut i = 0;
-    while i < count {
-        let id = segments[order[i] as usize * 3];
-        let mut j = i;
-        bufs.clear();
-        while j < count && segments[order[j] as usize * 3] == id {
-            let k = order[j] as usize * 3;
-            let (start, end) = (segments[k + 1] as usize, segments[k + 2] as usize);
-            bufs.push(outbox.get(start..end).unwrap_or_default());
-            j += 1;
+    let done = with(|s| {
+        s.transport
+            .send(stage, &payloads, meta, count as usize, results)
+    });
+    match done {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(throw(&env, JsErrorClass::RangeError, &e.to_string())),
+        None => {
+            // No transport: every connection is gone.
+            for r in results.iter_mut().take(count as usize) {
+                *r = -f64::from(libc::EBADF);
+            }
+            Ok(())
         }
-        let r = result_number(with(|s| s.transport.write(id, &bufs)));
-        for &k in &order[i..j] {
-            results[k as usize] = r;
-        }
-        i = j;
     }
-    Ok(())
+}
+
+/// A connection's receiver options (ws's, as js/ normalises them).
+#[napi(object)]
+pub struct NativeReceiverOptions {
+    #[napi(js_name = "isServer")]
+    pub is_server: bool,
+    /// 0 = no limit.
+    #[napi(js_name = "maxPayload")]
+    pub max_payload: f64,
+    #[napi(js_name = "skipUtf8Validation")]
+    pub skip_utf8_validation: bool,
+    /// 0 = no limit.
+    #[napi(js_name = "maxFragments")]
+    pub max_fragments: f64,
+    /// 0 = no limit.
+    #[napi(js_name = "maxPieces")]
+    pub max_pieces: f64,
+    /// permessage-deflate: the peer's window bits, 0 = off.
+    #[napi(js_name = "inflateWindowBits")]
+    pub inflate_window_bits: f64,
+    #[napi(js_name = "inflateNoContextTakeover")]
+    pub inflate_no_context_takeover: bool,
+    #[napi(js_name = "mergeFrames")]
+    pub merge_frames: bool,
+}
+
+/// Registers receiver options; returns their number for `nativeAttach`
+/// (the same number for the same options).
+#[napi(js_name = "nativeConfigure")]
+pub fn native_configure(options: NativeReceiverOptions) -> Result<u32> {
+    let clamp32 = |v| u32::try_from(count_option(Some(v))).unwrap_or(u32::MAX);
+    let bits = u8::try_from(count_option(Some(options.inflate_window_bits))).unwrap_or(u8::MAX);
+    let config = socket::RxOptions {
+        opts: Options {
+            is_server: options.is_server,
+            max_payload: count_option(Some(options.max_payload)),
+            skip_utf8_validation: options.skip_utf8_validation,
+            max_fragments: clamp32(options.max_fragments),
+            max_pieces: clamp32(options.max_pieces),
+        },
+        inflate: (bits != 0).then_some((bits, options.inflate_no_context_takeover)),
+        merge_frames: options.merge_frames,
+    };
+    with(|s| s.transport.configure(config))
+        .ok_or_else(|| Error::new(Status::GenericFailure, "transport not initialised"))
+}
+
+/// Starts parsing connection `id` with the options numbered `config`:
+/// reading starts, and `input` (bytes read before the takeover) is parsed
+/// first, its records delivered with the next batch. 0, or -errno.
+#[napi(js_name = "nativeAttach")]
+pub fn native_attach(id: u32, config: u32, input: Option<Uint8ArraySlice<'_>>) -> i32 {
+    let input: &[u8] = input.as_ref().map_or(&[], |b| b.as_ref());
+    match with(|s| s.transport.attach(id, config, input)) {
+        Some(Ok(())) => 0,
+        Some(Err(e)) => -e,
+        None => -libc::EBADF,
+    }
+}
+
+/// Whether a connection merges the payloads of a message's frames that
+/// arrive together (off for `binaryType = 'fragments'`).
+#[napi(js_name = "nativeSetMergeFrames")]
+pub fn native_set_merge_frames(id: u32, on: bool) {
+    with(|s| s.transport.set_merge_frames(id, on));
+}
+
+/// `[bytesRead, bytesWritten]` of a connection (`undefined` once closed).
+#[napi(js_name = "nativeCounts")]
+pub fn native_counts(id: u32) -> Option<Vec<f64>> {
+    let (read, written) = with(|s| s.transport.counts(id)).flatten()?;
+    Some(vec![read as f64, written as f64])
 }
 
 /// `nativeWrite` for several buffers, written in order with one `writev`.

@@ -39,17 +39,18 @@ use crate::frame::{
     OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV1_BIT, RSV2_RSV3_BITS,
 };
 use crate::mask;
+use crate::records::rec;
 use crate::utf8::Utf8Validator;
 
-/// Record types (the first `u32` of each triple).
-pub const EV_PIECE: u32 = 1;
-pub const EV_CTRL_PIECE: u32 = 2;
-pub const EV_MESSAGE: u32 = 3;
-pub const EV_PING: u32 = 4;
-pub const EV_PONG: u32 = 5;
-pub const EV_CLOSE: u32 = 6;
-pub const EV_ERROR: u32 = 7;
-pub const EV_INFLATED: u32 = 8;
+/// Record types (the first `u32` of each triple), from src/records.rs.
+pub const EV_PIECE: u32 = rec::PIECE;
+pub const EV_CTRL_PIECE: u32 = rec::CTRL_PIECE;
+pub const EV_MESSAGE: u32 = rec::MESSAGE;
+pub const EV_PING: u32 = rec::PING;
+pub const EV_PONG: u32 = rec::PONG;
+pub const EV_CLOSE: u32 = rec::CLOSE;
+pub const EV_ERROR: u32 = rec::ERROR;
+pub const EV_INFLATED: u32 = rec::INFLATED;
 
 /// `u32`s per record.
 pub const RECORD_LEN: usize = 3;
@@ -481,6 +482,19 @@ impl Receiver {
     /// True once a close frame was received.
     pub fn is_closed(&self) -> bool {
         self.stage == Stage::Closed
+    }
+
+    /// True while the payload of a data frame is being received: the next
+    /// bytes fed continue that frame (the native transport tells JS so,
+    /// for `binaryType = 'fragments'`).
+    pub fn in_data_payload(&self) -> bool {
+        self.stage == Stage::Payload && !frame::is_control(self.opcode)
+    }
+
+    /// True once nothing more is parsed (a close frame, an error, or
+    /// `release`).
+    pub fn is_done(&self) -> bool {
+        matches!(self.stage, Stage::Closed | Stage::Failed)
     }
 
     /// Parses `chunk[start..]`, unmasking payload bytes in place, and writes

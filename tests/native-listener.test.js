@@ -1,7 +1,7 @@
 'use strict';
 
 //
-// The native listener of `port` mode (js/native-listener.js,
+// The native listener of `port` mode (js/transport/native-listener.js,
 // src/transport/listener.rs): Rust accepts, takes a complete valid upgrade
 // request in the first read itself, and hands every other connection,
 // bytes unread, to Node's HTTP server. Each scenario runs against ws and
@@ -110,7 +110,7 @@ describe('native listener (port mode)', () => {
     const { wss, port } = await listenWss(sut());
     const kinds = [];
     wss.on('connection', (ws) => {
-      kinds.push(ws._socket._shell instanceof net.Socket ? 'node' : 'native');
+      kinds.push(ws._socket instanceof net.Socket ? 'node' : 'native');
       ws.close();
     });
     const request = handshakeRequest({ path: '/a' });

@@ -1,7 +1,7 @@
 'use strict';
 
 //
-// The native transport (js/native-transport.js, src/transport/): plain TCP
+// The native transport (js/transport/, src/transport/): plain TCP
 // connections whose descriptor Rust reads and writes after the upgrade. The
 // rest of the suite runs on it as well (it is the default); these tests
 // cover what is specific to the takeover: bytes buffered before it, the
@@ -87,9 +87,11 @@ describe('native transport', () => {
     await onceEvent(client, 'open');
     const [ws, req] = await connected;
 
-    const { NativeSocket } = require('../js/native-transport');
-    assert.ok(ws._socket instanceof NativeSocket);
-    assert.ok(client._socket instanceof NativeSocket);
+    const { NativeConnection } = require('../js/transport/native-connection');
+    assert.ok(ws._conn instanceof NativeConnection);
+    assert.ok(client._conn instanceof NativeConnection);
+    // The idle shell is the socket ws exposes, as req.socket.
+    assert.equal(ws._socket, req.socket);
     assert.equal(ws._socket.remoteAddress, '127.0.0.1');
     assert.equal(ws._socket.remotePort, client._socket.localPort);
     assert.equal(ws._socket.remoteAddress, req.socket.remoteAddress);
@@ -230,8 +232,8 @@ describe('native transport', () => {
     await onceEvent(client, 'open');
     const [ws] = await connected;
     if (NATIVE) {
-      const { NativeSocket } = require('../js/native-transport');
-      assert.ok(ws._socket instanceof NativeSocket);
+      const { NativeConnection } = require('../js/transport/native-connection');
+      assert.ok(ws._conn instanceof NativeConnection);
     }
     const big = Buffer.alloc(3 * 1024 * 1024 + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;

@@ -40,14 +40,44 @@ fn errno(err: &io::Error) -> i32 {
 pub enum Head {
     /// No complete head yet.
     Incomplete,
-    /// A valid upgrade request whose head is the first `len` bytes, and
-    /// its `Sec-WebSocket-Accept` value.
+    /// A valid upgrade request whose head is the first `len` bytes, its
+    /// `Sec-WebSocket-Accept` value, and where its parts are.
     Upgrade {
         len: usize,
         accept: [u8; ACCEPT_LEN],
+        index: HeadIndex,
     },
     /// Anything else: Node's HTTP server answers it.
     Other,
+}
+
+/// Where the request target and each header's name and (trimmed) value
+/// lie in a head, so that JS builds the request without parsing it again.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct HeadIndex {
+    pub target: (u16, u16),
+    /// (name start, name end, value start, value end) per header line.
+    pub headers: Vec<[u16; 4]>,
+}
+
+impl HeadIndex {
+    /// Bytes of the encoding `encode` writes.
+    pub fn encoded_len(&self) -> usize {
+        2 * (4 + 4 * self.headers.len())
+    }
+
+    /// The index as JS reads it, little-endian `u16`s: header count, head
+    /// length, target start and end, then four per header.
+    pub fn encode(&self, head_len: usize, out: &mut Vec<u8>) {
+        let mut put = |v: u16| out.extend_from_slice(&v.to_le_bytes());
+        put(self.headers.len() as u16);
+        put(head_len as u16);
+        put(self.target.0);
+        put(self.target.1);
+        for h in &self.headers {
+            h.iter().for_each(|&v| put(v));
+        }
+    }
 }
 
 /// Classifies the first bytes read from a connection. Strict on purpose:
@@ -64,7 +94,11 @@ pub fn classify(bytes: &[u8]) -> Head {
         return Head::Other;
     }
     match parse_head(&bytes[..end]) {
-        Some(accept) => Head::Upgrade { len: end, accept },
+        Some((accept, index)) => Head::Upgrade {
+            len: end,
+            accept,
+            index,
+        },
         None => Head::Other,
     }
 }
@@ -94,34 +128,42 @@ fn is_watched(name: &[u8]) -> Option<usize> {
 }
 
 /// Checks the request line and header lines, then the upgrade headers in
-/// ws's way. The accept key when the request can be upgraded natively.
-fn parse_head(head: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
+/// ws's way. The accept key and the head's index when the request can be
+/// upgraded natively.
+fn parse_head(head: &[u8]) -> Option<([u8; ACCEPT_LEN], HeadIndex)> {
     // Without the blank line's CRLF CRLF, every line but the last ends in
     // CR (a bare LF is left to Node).
     let body = &head[..head.len() - 4];
     let last = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    // Each line with where it starts in the head.
     let mut lines = body.split(|&b| b == b'\n').scan(0usize, |at, line| {
         let start = *at;
         *at += line.len() + 1;
-        Some(if start == last {
-            Some(line)
-        } else {
-            line.strip_suffix(b"\r")
-        })
+        Some((
+            start,
+            if start == last {
+                Some(line)
+            } else {
+                line.strip_suffix(b"\r")
+            },
+        ))
     });
-    let request_line = lines.next()??;
+    let request_line = lines.next()?.1?;
     let rest = request_line.strip_prefix(b"GET ")?;
     let target = rest.strip_suffix(b" HTTP/1.1")?;
     if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
         return None;
     }
+    // Heads are at most MAX_HEAD bytes: offsets fit in u16.
+    let mut index = HeadIndex {
+        target: (4, (4 + target.len()) as u16),
+        headers: Vec::new(),
+    };
 
     let mut values: [Option<&str>; 9] = [None; 9];
-    let mut count = 0;
-    for line in lines {
+    for (at, line) in lines {
         let line = line?;
-        count += 1;
-        if count > MAX_HEADERS {
+        if index.headers.len() == MAX_HEADERS {
             return None;
         }
         let colon = line.iter().position(|&b| b == b':')?;
@@ -135,12 +177,29 @@ fn parse_head(head: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
         {
             return None;
         }
+        // Node trims the optional whitespace around a value.
+        let lead = value
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let trail = value[lead..]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let trimmed = &value[lead..value.len() - trail];
+        let value_start = at + colon + 1 + lead;
+        index.headers.push([
+            at as u16,
+            (at + colon) as u16,
+            value_start as u16,
+            (value_start + trimmed.len()) as u16,
+        ]);
         if let Some(i) = is_watched(name) {
             if values[i].is_some() || i >= 7 {
                 return None;
             }
-            let value = std::str::from_utf8(value).ok()?;
-            values[i] = Some(value.trim_matches([' ', '\t']));
+            values[i] = Some(std::str::from_utf8(trimmed).ok()?);
         }
     }
 
@@ -165,7 +224,7 @@ fn parse_head(head: &[u8]) -> Option<[u8; ACCEPT_LEN]> {
         return None;
     }
     let accept = accept_key(req.key?);
-    accept.as_bytes().try_into().ok()
+    Some((accept.as_bytes().try_into().ok()?, index))
 }
 
 /// Builds a socket address from its parts.
@@ -418,22 +477,57 @@ Sec-WebSocket-Version: 13\r\nOrigin: http://a\r\n\r\n";
     #[test]
     fn a_plain_upgrade_is_native() {
         let accept: [u8; ACCEPT_LEN] = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        let Head::Upgrade {
+            len,
+            accept: got,
+            index,
+        } = classify(GOOD)
+        else {
+            panic!("not native");
+        };
+        assert_eq!((len, got), (GOOD.len(), accept));
+        let text = |(s, e): (u16, u16)| std::str::from_utf8(&GOOD[s as usize..e as usize]).unwrap();
+        assert_eq!(text(index.target), "/chat?x=1");
+        let pairs: Vec<(&str, &str)> = index
+            .headers
+            .iter()
+            .map(|h| (text((h[0], h[1])), text((h[2], h[3]))))
+            .collect();
         assert_eq!(
-            classify(GOOD),
-            Head::Upgrade {
-                len: GOOD.len(),
-                accept
-            }
+            pairs,
+            [
+                ("Host", "a"),
+                ("Upgrade", "websocket"),
+                ("Connection", "keep-alive, Upgrade"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ("Sec-WebSocket-Version", "13"),
+                ("Origin", "http://a")
+            ]
         );
+        let mut encoded = Vec::new();
+        index.encode(len, &mut encoded);
+        assert_eq!(encoded.len(), index.encoded_len());
+        assert_eq!(&encoded[..4], &[6, 0, len as u8, (len >> 8) as u8]);
         let mut more = GOOD.to_vec();
         more.extend_from_slice(b"\x81\x85abcd");
-        assert_eq!(
-            classify(&more),
-            Head::Upgrade {
-                len: GOOD.len(),
-                accept
-            }
-        );
+        assert!(matches!(classify(&more), Head::Upgrade { len, .. } if len == GOOD.len()));
+    }
+
+    #[test]
+    fn values_are_trimmed_as_node_does() {
+        let head = b"GET / HTTP/1.1\r\nHost:  a \t\r\nUpgrade:websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\nX-Empty:\r\n\r\n";
+        let Head::Upgrade { index, .. } = classify(head) else {
+            panic!("not native");
+        };
+        let value = |i: usize| {
+            let h = index.headers[i];
+            &head[h[2] as usize..h[3] as usize]
+        };
+        assert_eq!(value(0), b"a");
+        assert_eq!(value(1), b"websocket");
+        assert_eq!(value(5), b"");
     }
 
     #[test]

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use napi::sys::uv_loop_s;
 
+use crate::frame::{self, EncodeError, Header};
+use crate::mask;
+use crate::records::{flags, rec};
 use listener::Head;
-use socket::{Batch, Conn, RECORD_LEN, REC_HANDOFF, REC_LISTEN_ERROR, REC_UPGRADE};
+use socket::{Batch, Conn, RxOptions, RECORD_LEN};
 use uv::{Check, CheckCb, Poll, PollCb};
-
-/// Records one readiness event may add (written, finished, data, end).
-const RECORDS_PER_EVENT: usize = 4;
 
 struct Slot {
     conn: Conn,
@@ -82,8 +82,6 @@ pub struct Transport {
     /// Slots closed since the last delivery: reused after the next one.
     closed: Vec<u32>,
     pub batch: Batch,
-    /// Records the JS array holds.
-    record_capacity: usize,
     check: Option<Check>,
     /// Deliver each connection's events from its own poll callback rather
     /// than once per wakeup.
@@ -103,6 +101,13 @@ pub struct Transport {
     /// A descriptor kept open to be closed when accepting runs out of
     /// descriptors (see `drop_waiting`).
     spare_fd: Option<OwnedFd>,
+    /// Receiver configurations JS registered (`configure`), by index.
+    configs: Vec<RxOptions>,
+    /// Connections with handed-over bytes to parse at the next delivery.
+    inputs: Vec<u32>,
+    /// Where `send` frames what it does not write from the payloads
+    /// themselves (headers, small and masked payloads); kept between calls.
+    scratch: Vec<u8>,
 }
 
 /// The callbacks of a transport: `poll` for every poll handle (see
@@ -116,11 +121,7 @@ impl Transport {
     /// # Safety
     /// `lp` must be the live loop of the current thread; the transport must
     /// be used on this thread only.
-    pub unsafe fn new(
-        lp: *mut uv_loop_s,
-        record_capacity: usize,
-        callbacks: Callbacks,
-    ) -> Result<Transport, i32> {
+    pub unsafe fn new(lp: *mut uv_loop_s, callbacks: Callbacks) -> Result<Transport, i32> {
         // SAFETY: the caller vouches for `lp`.
         let check = unsafe { Check::new(lp)? };
         Ok(Transport {
@@ -129,7 +130,6 @@ impl Transport {
             free: Vec::new(),
             closed: Vec::new(),
             batch: Batch::default(),
-            record_capacity: record_capacity.max(RECORDS_PER_EVENT),
             check: Some(check),
             per_socket: false,
             eof_on_hangup: true,
@@ -141,6 +141,9 @@ impl Transport {
             pending_free: Vec::new(),
             peek_buf: Vec::new(),
             spare_fd: None,
+            configs: Vec::new(),
+            inputs: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -237,25 +240,15 @@ impl Transport {
         self.update(id);
     }
 
-    /// Whether the batch must go to JS before more events are added.
-    pub fn must_flush(&self) -> bool {
-        self.batch.record_count() + RECORDS_PER_EVENT > self.record_capacity
-    }
-
     /// Whether a read would find too little room in the slab: the batch
     /// then goes to JS and a new slab replaces the current one.
     pub fn needs_slab(&self) -> bool {
         self.batch.room() < socket::MIN_READ_ROOM
     }
 
-    /// Records that fit in the JS array (set again when JS replaces it).
-    pub fn set_record_capacity(&mut self, capacity: usize) {
-        self.record_capacity = capacity.max(RECORDS_PER_EVENT);
-    }
-
     /// Delivers the batch after the poll phase.
     pub fn schedule(&mut self) {
-        if !self.batch.is_empty() {
+        if !self.batch.is_empty() || !self.inputs.is_empty() {
             let cb = self.check_cb;
             if let Some(check) = self.check.as_mut() {
                 check.start(cb);
@@ -304,6 +297,192 @@ impl Transport {
         slot.conn
             .end()
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    /// Registers a receiver configuration; returns its index (the same
+    /// one for equal configurations: every connection of a server).
+    pub fn configure(&mut self, options: RxOptions) -> u32 {
+        let same = |o: &RxOptions| {
+            o.opts == options.opts
+                && o.inflate == options.inflate
+                && o.merge_frames == options.merge_frames
+        };
+        if let Some(i) = self.configs.iter().position(same) {
+            return i as u32;
+        }
+        self.configs.push(options);
+        (self.configs.len() - 1) as u32
+    }
+
+    /// Starts parsing a connection's bytes with configuration `config`;
+    /// `input` (read before the takeover) is parsed at the next delivery.
+    pub fn attach(&mut self, id: u32, config: u32, input: &[u8]) -> Result<(), i32> {
+        let options = *self.configs.get(config as usize).ok_or(libc::EINVAL)?;
+        let slot = self.slot(id).ok_or(libc::EBADF)?;
+        slot.conn.attach(&options, input);
+        if slot.conn.has_input() {
+            self.inputs.push(id);
+        }
+        self.update(id);
+        self.schedule();
+        Ok(())
+    }
+
+    /// Parses the handed-over bytes of attached connections; returns
+    /// whether some are left for want of room in the slab.
+    pub fn parse_inputs(&mut self) -> bool {
+        while let Some(&id) = self.inputs.last() {
+            let Some(slot) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+                self.inputs.pop();
+                continue;
+            };
+            if slot.conn.parse_input(&mut self.batch) {
+                return true;
+            }
+            self.inputs.pop();
+        }
+        false
+    }
+
+    /// `binaryType = 'fragments'` on a connection: keep frame boundaries.
+    pub fn set_merge_frames(&mut self, id: u32, on: bool) {
+        if let Some(slot) = self.slot(id) {
+            slot.conn.set_merge_frames(on);
+        }
+    }
+
+    /// Bytes read and written (accepted) so far on a connection.
+    pub fn counts(&self, id: u32) -> Option<(u64, u64)> {
+        let slot = self.slots.get(id as usize)?.as_ref()?;
+        Some((slot.conn.bytes_read, slot.conn.bytes_written))
+    }
+
+    /// Frames and writes the messages of a tick (see `nativeSend` in
+    /// src/napi_native.rs for the layout of `meta`): each connection's
+    /// frames go out in order with one `writev`, and `results[i]` gets
+    /// what `write` returned for frame `i`'s connection (the bytes it has
+    /// queued, or -errno). A payload sent to many connections is framed
+    /// once: a small one is copied once with its header, a large one is
+    /// written from the caller's memory, and the remainder a socket does
+    /// not take is what each connection copies. Every frame is checked
+    /// before anything is written.
+    pub fn send(
+        &mut self,
+        stage: &[u8],
+        payloads: &[&[u8]],
+        meta: &[u32],
+        count: usize,
+        results: &mut [f64],
+    ) -> Result<(), EncodeError> {
+        let meta = meta
+            .get(..count.saturating_mul(SEND_STRIDE))
+            .ok_or(EncodeError::MetaTooShort { count })?;
+        if results.len() < count {
+            return Err(EncodeError::MetaTooShort { count });
+        }
+        let mut frames: Vec<OutFrame<'_>> = Vec::with_capacity(count);
+        for (i, m) in meta.chunks_exact(SEND_STRIDE).enumerate() {
+            let &[id, fl, src, offset, len, key] = m else {
+                return Err(EncodeError::MetaTooShort { count });
+            };
+            let raw = fl & flags::RAW != 0;
+            let (opcode, fin, rsv1) = if raw {
+                (0, true, false)
+            } else {
+                frame::check_outgoing(i, fl, len)?
+            };
+            let from = if src == SRC_STAGE {
+                stage
+            } else {
+                payloads
+                    .get(src as usize)
+                    .copied()
+                    .ok_or(EncodeError::NoSuchPayload {
+                        frame: i,
+                        index: src,
+                    })?
+            };
+            let (start, end) = (offset as usize, offset as usize + len as usize);
+            let payload = from.get(start..end).ok_or(EncodeError::PayloadTooShort {
+                frame: i,
+                len,
+                available: from.len().saturating_sub(start),
+            })?;
+            frames.push(OutFrame {
+                id,
+                header: Header {
+                    fin,
+                    rsv1,
+                    opcode,
+                    mask: (fl & flags::MASK != 0).then(|| key.to_le_bytes()),
+                    len: u64::from(len),
+                },
+                payload,
+                shared_key: (src, offset, len, fl),
+                raw,
+            });
+        }
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        order.sort_by_key(|&i| frames[i as usize].id);
+
+        // First every frame's bytes into the scratch, then the writes: the
+        // scratch does not move while slices of it are in use.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut parts: Vec<Part> = Vec::with_capacity(count * 2);
+        let mut cache = FrameCache::default();
+        let mut groups: Vec<(u32, usize, usize, usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let id = frames[order[i] as usize].id;
+            let (first_part, first_frame) = (parts.len(), i);
+            while i < order.len() && frames[order[i] as usize].id == id {
+                let f = &frames[order[i] as usize];
+                frame_into(f, &mut scratch, &mut parts, &mut cache, order[i]);
+                i += 1;
+            }
+            groups.push((id, first_part, parts.len(), first_frame, i));
+        }
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(16);
+        for &(id, p0, p1, f0, f1) in &groups {
+            bufs.clear();
+            let mut run: Option<(usize, usize)> = None;
+            for part in &parts[p0..p1] {
+                match *part {
+                    Part::Scratch(s, e) => match run {
+                        Some((rs, re)) if re == s => run = Some((rs, e)),
+                        _ => {
+                            if let Some((rs, re)) = run.take() {
+                                bufs.push(&scratch[rs..re]);
+                            }
+                            run = Some((s, e));
+                        }
+                    },
+                    Part::Payload(f) => {
+                        if let Some((rs, re)) = run.take() {
+                            bufs.push(&scratch[rs..re]);
+                        }
+                        bufs.push(frames[f as usize].payload);
+                    }
+                }
+            }
+            if let Some((rs, re)) = run {
+                bufs.push(&scratch[rs..re]);
+            }
+            let r = match self.write(id, &bufs) {
+                Ok(queued) => queued as f64,
+                Err(e) => -f64::from(e),
+            };
+            for &k in &order[f0..f1] {
+                results[k as usize] = r;
+            }
+        }
+        drop(bufs);
+        if scratch.capacity() > MAX_IDLE_SCRATCH {
+            scratch = Vec::new();
+        }
+        self.scratch = scratch;
+        Ok(())
     }
 
     pub fn set_reading(&mut self, id: u32, on: bool) {
@@ -445,7 +624,7 @@ impl Transport {
                 {
                     // Level-triggered: polling on would spin. JS resumes it.
                     self.pause_listener(id, true);
-                    self.batch.push(id, REC_LISTEN_ERROR, e as u32, 0);
+                    self.batch.push(id, rec::LISTEN_ERROR, e as u32, 0);
                     return;
                 }
                 // The peer gave up before the accept (ECONNABORTED) and the
@@ -544,26 +723,28 @@ impl Transport {
             }
             Ok(Some(n)) => n,
         };
-        let (len, accept) = match listener::classify(&self.peek_buf[..n]) {
-            Head::Upgrade { len, accept } => (len, accept),
+        let (len, accept, index) = match listener::classify(&self.peek_buf[..n]) {
+            Head::Upgrade { len, accept, index } => (len, accept, index),
             Head::Incomplete | Head::Other => {
                 self.hand_off(pid);
                 return false;
             }
         };
-        // The head, then the accept key, for JS.
-        let total = len + listener::ACCEPT_LEN;
+        // For JS: the head's index, the accept key, then the head.
+        let mut prefix = Vec::with_capacity(index.encoded_len() + listener::ACCEPT_LEN);
+        index.encode(len, &mut prefix);
+        prefix.extend_from_slice(&accept);
+        let total = prefix.len() + len;
         if self.batch.room() < total {
             // The next event comes with a new slab (level-triggered).
             return true;
         }
         let range = self.batch.append_with(total, |buf| {
-            let (head, key) = buf.split_at_mut(len);
-            listener::consume(fd, head)?;
-            for (slot, &b) in key.iter_mut().zip(accept.iter()) {
+            let (meta, head) = buf.split_at_mut(prefix.len());
+            for (slot, &b) in meta.iter_mut().zip(prefix.iter()) {
                 slot.write(b);
             }
-            Ok(())
+            listener::consume(fd, head)
         });
         let Some((start, end)) = range else {
             self.drop_pending(pid);
@@ -576,7 +757,7 @@ impl Transport {
         match self.adopt_owned(p.fd, p.poll) {
             Ok(cid) => {
                 self.batch
-                    .push(cid, REC_UPGRADE | (listener << 8), start, end);
+                    .push(cid, rec::UPGRADE | (listener << 8), start, end);
             }
             Err(_) => {
                 // Out of memory for a poll handle: the socket is dropped
@@ -600,7 +781,7 @@ impl Transport {
         }
         let fd = p.fd.into_raw_fd();
         self.batch
-            .push(fd as u32, REC_HANDOFF | (p.listener << 8), 0, 0);
+            .push(fd as u32, rec::HANDOFF | (p.listener << 8), 0, 0);
     }
 
     fn drop_pending(&mut self, pid: u32) {
@@ -644,3 +825,113 @@ impl Transport {
 
 /// `u32`s per record, for the N-API layer.
 pub const RECORD_WORDS: usize = RECORD_LEN;
+
+/// `u32`s per frame in `send`'s meta: connection id, flags, payload source,
+/// offset, length, masking key (little-endian).
+pub const SEND_STRIDE: usize = 6;
+/// The payload source that means the stage buffer (else an index into the
+/// payloads).
+pub const SRC_STAGE: u32 = u32::MAX;
+/// Payloads up to this size are copied next to their header (one iovec
+/// per connection for a tick's small frames); larger ones are written from
+/// where they are.
+const COPY_PAYLOAD: usize = 4096;
+/// The scratch capacity kept between calls.
+const MAX_IDLE_SCRATCH: usize = 256 * 1024;
+
+struct OutFrame<'a> {
+    id: u32,
+    header: Header,
+    payload: &'a [u8],
+    /// What makes two frames the same bytes: source, offset, length, flags
+    /// (masked frames are never shared).
+    shared_key: FrameKey,
+    /// Bytes framed already, written as they are.
+    raw: bool,
+}
+
+/// A piece of a connection's output: scratch bytes, or frame `n`'s
+/// payload as the caller gave it.
+enum Part {
+    Scratch(usize, usize),
+    Payload(u32),
+}
+
+/// What makes two frames the same bytes (see `OutFrame::shared_key`).
+type FrameKey = (u32, u32, u32, u32);
+
+/// The last frames framed, for a payload sent to many connections in one
+/// call (sorted by connection, a broadcast's frames recur every few
+/// entries): (key, scratch range, whether the range includes the payload).
+#[derive(Default)]
+struct FrameCache {
+    entries: Vec<(FrameKey, usize, usize, bool)>,
+    next: usize,
+}
+
+const FRAME_CACHE: usize = 16;
+
+impl FrameCache {
+    fn get(&self, key: FrameKey) -> Option<(usize, usize, bool)> {
+        self.entries
+            .iter()
+            .find(|e| e.0 == key)
+            .map(|e| (e.1, e.2, e.3))
+    }
+
+    fn put(&mut self, key: FrameKey, start: usize, end: usize, whole: bool) {
+        let entry = (key, start, end, whole);
+        if self.entries.len() < FRAME_CACHE {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % FRAME_CACHE;
+        }
+    }
+}
+
+/// Frames `f` (number `n`): its bytes into `scratch` (or found there) and
+/// its parts.
+fn frame_into(
+    f: &OutFrame<'_>,
+    scratch: &mut Vec<u8>,
+    parts: &mut Vec<Part>,
+    cache: &mut FrameCache,
+    n: u32,
+) {
+    if f.raw {
+        parts.push(Part::Payload(n));
+        return;
+    }
+    let masked = f.header.mask.is_some();
+    if !masked {
+        if let Some((s, e, whole)) = cache.get(f.shared_key) {
+            parts.push(Part::Scratch(s, e));
+            if !whole && !f.payload.is_empty() {
+                parts.push(Part::Payload(n));
+            }
+            return;
+        }
+    }
+    let start = scratch.len();
+    let hlen = frame::header_len(f.header.len, masked);
+    scratch.resize(start + hlen, 0);
+    // Cannot fail: the room was just made.
+    let _ = frame::write_header(&mut scratch[start..], &f.header);
+    let whole = masked || f.payload.len() <= COPY_PAYLOAD;
+    if whole {
+        let at = scratch.len();
+        scratch.extend_from_slice(f.payload);
+        if let Some(key) = f.header.mask {
+            mask::apply(&mut scratch[at..], key, 0);
+        }
+    }
+    let end = scratch.len();
+    parts.push(Part::Scratch(start, end));
+    if !whole {
+        parts.push(Part::Payload(n));
+    }
+    if !masked {
+        cache.put(f.shared_key, start, end, whole);
+    }
+}

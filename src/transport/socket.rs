@@ -2,35 +2,27 @@
 //! into. No libuv and no N-API here: a connection reads and writes its
 //! descriptor when told to and says which readiness it wants next
 //! ([`Conn::interest`]); the caller (transport/mod.rs) polls for it.
+//!
+//! A connection owns its end to end once JS attaches it (`attach`): each
+//! read lands in the batch's slab and is parsed there at once by the
+//! connection's [`Receiver`] (unmasked in place, inflated, validated), and
+//! what JS gets are message-level records (src/records.rs): a whole
+//! message as a range of the slab, or the pieces of one that spans reads,
+//! control frames, the close frame, a protocol error, the end of stream.
+//! After a close frame or an error nothing more is parsed; the connection
+//! reads on (and drops what it reads) to see the peer's end of stream, as
+//! ws does.
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::fd;
-
-/// Record types of a batch (the second `u32` of each record).
-/// `DATA`: bytes read, `batch.data[a..b]`.
-pub const REC_DATA: u32 = 1;
-/// The peer ended its side (a read returned 0).
-pub const REC_EOF: u32 = 2;
-/// A read (`b` = 0) or write (`b` = 1) failed with errno `a`; the
-/// connection no longer polls.
-pub const REC_ERROR: u32 = 3;
-/// Queued bytes were written; `a` + `b` * 2^32 bytes are still queued.
-pub const REC_WRITTEN: u32 = 4;
-/// The queue drained after `end()` and the FIN went out.
-pub const REC_FINISHED: u32 = 5;
-
-/// Records of the native listener (transport/listener.rs); the listener id
-/// is in the type's upper 24 bits. `UPGRADE`: connection `id` was accepted
-/// with an upgrade request, its head in `batch.data[a..b]`.
-pub const REC_UPGRADE: u32 = 6;
-/// A connection for Node's HTTP server: `id` is its descriptor, now JS's.
-pub const REC_HANDOFF: u32 = 7;
-/// Accepting failed with errno `a` (out of descriptors): the listener
-/// paused; `id` is the listener id.
-pub const REC_LISTEN_ERROR: u32 = 8;
+use crate::receiver::{
+    Receiver, EV_CLOSE, EV_CTRL_PIECE, EV_ERROR, EV_INFLATED, EV_MESSAGE, EV_PIECE, EV_PING,
+    EV_PONG, RECORD_LEN as EV_LEN,
+};
+use crate::records::rec;
 
 /// `u32`s per record: connection id, type, a, b.
 pub const RECORD_LEN: usize = 4;
@@ -50,12 +42,21 @@ pub const MIN_READ_ROOM: usize = 16 * 1024;
 const MAX_READS_PER_EVENT: usize = 4;
 /// A drained write queue keeps at most this much capacity.
 const MAX_IDLE_QUEUE: usize = 16 * 1024;
+/// An inflated message up to this size is copied into the slab (a view for
+/// JS); a larger one goes to JS as a Buffer of its own.
+const MAX_SLAB_MESSAGE: usize = 64 * 1024;
+/// Receiver records per `feed` call.
+const EVENTS: usize = 256;
+/// Most frame ends reported for one inflated message per call (a message
+/// with more frames than this is handed out with fewer frame boundaries).
+const MAX_FRAME_ENDS: usize = 1024;
 
 /// The events of one loop wakeup, for every connection: the bytes read go
 /// back to back into a slab, memory that JS owns (a Buffer the N-API layer
 /// creates, see `set_slab`), and records describe them with offsets into
-/// it. A slab is filled across batches and never written twice, so the
-/// views JS keeps of earlier batches stay valid.
+/// it. A slab is filled across batches and never written twice once a
+/// record points into it, so the views JS keeps of earlier batches stay
+/// valid.
 pub struct Batch {
     slab: *mut u8,
     slab_len: usize,
@@ -64,6 +65,9 @@ pub struct Batch {
     #[cfg_attr(not(test), allow(dead_code))]
     owned: Vec<u8>,
     pub records: Vec<u32>,
+    /// Messages too large for the slab, handed to JS with the records
+    /// (`MESSAGE_EXTRA` records give their index).
+    pub extras: Vec<Vec<u8>>,
     /// An end of stream, an error or a FIN went in: the connection is
     /// closing, which JS should see in the same loop phase as with a
     /// `net.Socket` (see `Transport::on_poll`).
@@ -78,6 +82,7 @@ impl Default for Batch {
             used: 0,
             owned: Vec::new(),
             records: Vec::new(),
+            extras: Vec::new(),
             closing: false,
         }
     }
@@ -113,7 +118,7 @@ impl Batch {
         self.slab_len - self.used
     }
 
-    /// The bytes read so far into the slab (tests).
+    /// The slab's bytes so far (tests).
     #[cfg(test)]
     pub fn data(&self) -> &[u8] {
         &self.owned[..self.used]
@@ -134,6 +139,19 @@ impl Batch {
         }
     }
 
+    /// The committed bytes `[start, end)` of the slab, for the receiver to
+    /// parse in place.
+    fn committed_mut(&mut self, start: usize, end: usize) -> &mut [u8] {
+        if self.slab.is_null() || start > end || end > self.used {
+            return &mut [];
+        }
+        // SAFETY: `[start, end)` lies within the bytes written so far
+        // (`end <= used <= slab_len`, initialised by the read that
+        // committed them); JS reads no slab bytes while Rust runs, and the
+        // slice is dropped before anything else touches the slab.
+        unsafe { std::slice::from_raw_parts_mut(self.slab.add(start), end - start) }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -145,12 +163,13 @@ impl Batch {
     /// Forgets the records (delivered); the slab keeps its bytes.
     pub fn clear(&mut self) {
         self.records.clear();
+        self.extras.clear();
         self.closing = false;
     }
 
     pub fn push(&mut self, id: u32, kind: u32, a: u32, b: u32) {
         self.records.extend_from_slice(&[id, kind, a, b]);
-        if matches!(kind, REC_EOF | REC_ERROR | REC_FINISHED) {
+        if matches!(kind, rec::EOF | rec::SOCKET_ERROR | rec::FINISHED) {
             self.closing = true;
         }
     }
@@ -171,19 +190,25 @@ impl Batch {
         Some((start as u32, (start + len) as u32))
     }
 
-    /// Records `slab[start..end]` as read by `id`, extending the previous
-    /// record when it is the same connection's bytes just before.
-    fn push_data(&mut self, id: u32, start: u32, end: u32) {
-        let n = self.records.len();
-        if n >= RECORD_LEN {
-            let last = &mut self.records[n - RECORD_LEN..];
-            if last[0] == id && last[1] == REC_DATA && last[3] == start {
-                last[3] = end;
-                return;
+    /// Copies `bytes` to the end of the slab; their range, if they fit.
+    pub fn append(&mut self, bytes: &[u8]) -> Option<(u32, u32)> {
+        self.append_with(bytes.len(), |dst| {
+            for (d, &s) in dst.iter_mut().zip(bytes) {
+                d.write(s);
             }
-        }
-        self.push(id, REC_DATA, start, end);
+            Ok(())
+        })
     }
+}
+
+/// How JS configures a connection's receiver (ws's options).
+#[derive(Clone, Copy, Debug)]
+pub struct RxOptions {
+    pub opts: crate::receiver::Options,
+    /// permessage-deflate: the peer's window bits and context reset, if
+    /// negotiated.
+    pub inflate: Option<(u8, bool)>,
+    pub merge_frames: bool,
 }
 
 /// The state of one connection whose descriptor the transport owns.
@@ -193,7 +218,7 @@ pub struct Conn {
     /// Bytes accepted but not written yet, from `out_pos`.
     out: Vec<u8>,
     out_pos: usize,
-    /// JS wants data (not paused).
+    /// JS wants data (attached and not paused).
     reading: bool,
     /// The peer's FIN was read.
     eof: bool,
@@ -203,6 +228,18 @@ pub struct Conn {
     ending: bool,
     /// The FIN was sent.
     finished: bool,
+    /// The protocol state, from `attach` on.
+    rx: Option<Receiver>,
+    /// A close frame or an error was parsed: what is read is dropped.
+    discard: bool,
+    /// The current data message already has records (its first pieces
+    /// came in an earlier read): its end cannot be folded into one record.
+    msg_open: bool,
+    /// Bytes JS handed over at `attach` (read before the takeover), parsed
+    /// at the next delivery.
+    input: Vec<u8>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
 }
 
 impl Conn {
@@ -212,11 +249,17 @@ impl Conn {
             fd,
             out: Vec::new(),
             out_pos: 0,
-            reading: true,
+            reading: false,
             eof: false,
             failed: false,
             ending: false,
             finished: false,
+            rx: None,
+            discard: false,
+            msg_open: false,
+            input: Vec::new(),
+            bytes_read: 0,
+            bytes_written: 0,
         }
     }
 
@@ -249,22 +292,71 @@ impl Conn {
         self.eof
     }
 
+    /// Starts parsing with `options`; `input` (bytes read before) is
+    /// parsed at the next delivery (see `take_input`). Reading starts.
+    pub fn attach(&mut self, options: &RxOptions, input: &[u8]) {
+        let mut rx = Receiver::new(options.opts);
+        rx.set_inflate(options.inflate);
+        rx.set_merge_frames(options.merge_frames);
+        self.rx = Some(rx);
+        self.input.extend_from_slice(input);
+        self.reading = true;
+    }
+
+    pub fn is_attached(&self) -> bool {
+        self.rx.is_some()
+    }
+
+    /// Whether bytes handed over at `attach` wait to be parsed.
+    pub fn has_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
+    /// Parses as much of the handed-over bytes as the slab takes; returns
+    /// whether some are left (then the caller gives a new slab first).
+    pub fn parse_input(&mut self, batch: &mut Batch) -> bool {
+        let input = std::mem::take(&mut self.input);
+        let n = input.len().min(batch.room());
+        let Some((start, end)) = batch.append(&input[..n]) else {
+            self.input = input;
+            return true;
+        };
+        self.bytes_read += n as u64;
+        self.parse(batch, start as usize, end as usize);
+        if n < input.len() {
+            self.input = input[n..].to_vec();
+        }
+        self.has_input()
+    }
+
     pub fn set_reading(&mut self, on: bool) {
-        self.reading = on;
+        self.reading = on && self.rx.is_some();
+    }
+
+    /// `binaryType = 'fragments'` needs frame boundaries: no merging.
+    pub fn set_merge_frames(&mut self, on: bool) {
+        if let Some(rx) = self.rx.as_mut() {
+            rx.set_merge_frames(on);
+        }
     }
 
     /// A poll error: the connection is dead.
     pub fn fail(&mut self, batch: &mut Batch, errno: i32, writing: bool) {
         if !self.failed {
             self.failed = true;
-            batch.push(self.id, REC_ERROR, errno.unsigned_abs(), u32::from(writing));
+            batch.push(
+                self.id,
+                rec::SOCKET_ERROR,
+                errno.unsigned_abs(),
+                u32::from(writing),
+            );
         }
     }
 
-    /// Reads what the socket has into the batch. After a short read,
-    /// reading goes on to the end of stream only on a full hang-up (the
-    /// peer's FIN while ours is sent), as libuv's stream reads do on
-    /// POLLHUP, so that `'end'` comes in the same loop turn as with a
+    /// Reads what the socket has into the batch and parses it. After a
+    /// short read, reading goes on to the end of stream only on a full
+    /// hang-up (the peer's FIN while ours is sent), as libuv's stream reads
+    /// do on POLLHUP, so that `'end'` comes in the same loop turn as with a
     /// `net.Socket`.
     pub fn on_readable(&mut self, batch: &mut Batch, hangup: bool) {
         let to_eof = hangup && self.finished;
@@ -283,12 +375,16 @@ impl Conn {
             match fd::read(self.fd.as_raw_fd(), &mut spare[..room]) {
                 Ok(Some(0)) => {
                     self.eof = true;
-                    batch.push(self.id, REC_EOF, 0, 0);
+                    batch.push(self.id, rec::EOF, 0, 0);
                     return;
                 }
                 Ok(Some(n)) => {
-                    batch.used += n;
-                    batch.push_data(self.id, start as u32, (start + n) as u32);
+                    self.bytes_read += n as u64;
+                    // Dropped bytes are read over again by the next read.
+                    if !self.discard {
+                        batch.used += n;
+                        self.parse(batch, start, start + n);
+                    }
                     if n < room && !to_eof {
                         return;
                     }
@@ -299,6 +395,115 @@ impl Conn {
                     return;
                 }
             }
+        }
+    }
+
+    /// Parses `slab[start..end]` and turns the receiver's records into the
+    /// connection's (see src/records.rs).
+    fn parse(&mut self, batch: &mut Batch, start: usize, end: usize) {
+        let Some(rx) = self.rx.as_mut() else {
+            return;
+        };
+        let mut events = [0u32; 2 + EV_LEN * EVENTS];
+        let mut ends = [0u32; MAX_FRAME_ENDS];
+        let mut pos = 0;
+        let len = end - start;
+        // A whole message held back: a PIECE folded into the MESSAGE record
+        // that follows it, if one does.
+        let mut held: Option<(u32, u32)> = None;
+        let id = self.id;
+        while pos < len && !self.discard {
+            // Mid-payload of a data frame, the piece that starts right here
+            // continues it; any other piece follows a header.
+            let cont_at = rx.in_data_payload().then_some(pos as u32);
+            let chunk = batch.committed_mut(start, end);
+            if rx.feed(chunk, pos, &mut events).is_err() {
+                // Cannot happen: the arrays are large enough.
+                break;
+            }
+            let count = events[0] as usize;
+            pos = events[1] as usize;
+            for r in events[2..2 + count * EV_LEN].chunks_exact(EV_LEN) {
+                let (kind, a, b) = (r[0], r[1], r[2]);
+                let (sa, sb) = (a + start as u32, b + start as u32);
+                if kind != EV_MESSAGE {
+                    if let Some((ha, hb)) = held.take() {
+                        batch.push(id, rec::PIECE, ha, hb);
+                        self.msg_open = true;
+                    }
+                }
+                match kind {
+                    EV_PIECE => {
+                        if cont_at == Some(a) {
+                            batch.push(id, rec::PIECE_CONT, sa, sb);
+                            self.msg_open = true;
+                        } else if self.msg_open {
+                            batch.push(id, rec::PIECE, sa, sb);
+                        } else {
+                            held = Some((sa, sb));
+                        }
+                    }
+                    EV_MESSAGE => {
+                        match held.take() {
+                            Some((ha, hb)) => {
+                                let kind = if a == 1 {
+                                    rec::MESSAGE_BINARY
+                                } else {
+                                    rec::MESSAGE_TEXT
+                                };
+                                batch.push(id, kind, ha, hb);
+                            }
+                            None => batch.push(id, rec::MESSAGE, a, 0),
+                        }
+                        self.msg_open = false;
+                    }
+                    EV_INFLATED => {
+                        let data = rx.take_inflated().unwrap_or_default();
+                        let n = rx.inflated_frame_ends(&mut ends).min(ends.len());
+                        if n >= 2 {
+                            for &e in &ends[..n] {
+                                batch.push(id, rec::FRAME_END, e, 0);
+                            }
+                        }
+                        let placed = if data.len() <= MAX_SLAB_MESSAGE {
+                            batch.append(&data)
+                        } else {
+                            None
+                        };
+                        match placed {
+                            Some((pa, pb)) => {
+                                let kind = if a == 1 {
+                                    rec::MESSAGE_BINARY
+                                } else {
+                                    rec::MESSAGE_TEXT
+                                };
+                                batch.push(id, kind, pa, pb);
+                                rx.recycle(data);
+                            }
+                            None => {
+                                let index = batch.extras.len() as u32;
+                                batch.extras.push(data);
+                                batch.push(id, rec::MESSAGE_EXTRA, index, a);
+                            }
+                        }
+                        self.msg_open = false;
+                    }
+                    EV_CTRL_PIECE => batch.push(id, rec::CTRL_PIECE, sa, sb),
+                    EV_PING | EV_PONG => batch.push(id, kind, 0, 0),
+                    EV_CLOSE | EV_ERROR => {
+                        batch.push(id, kind, a, b);
+                        self.discard = true;
+                    }
+                    _ => {}
+                }
+            }
+            if count == 0 {
+                break;
+            }
+        }
+        if let Some((ha, hb)) = held.take() {
+            batch.push(id, rec::PIECE, ha, hb);
+            self.msg_open = true;
         }
     }
 
@@ -321,11 +526,11 @@ impl Conn {
             if queued == 0 {
                 self.reset_queue();
             }
-            batch.push(self.id, REC_WRITTEN, queued as u32, (queued >> 32) as u32);
+            batch.push(self.id, rec::WRITTEN, queued as u32, (queued >> 32) as u32);
         }
         if self.queued() == 0 && self.ending && !self.finished {
             match self.send_fin() {
-                Ok(()) => batch.push(self.id, REC_FINISHED, 0, 0),
+                Ok(()) => batch.push(self.id, rec::FINISHED, 0, 0),
                 Err(e) => self.fail(batch, e.raw_os_error().unwrap_or(libc::EIO), true),
             }
         }
@@ -351,6 +556,7 @@ impl Conn {
         }
         let mut skip = done;
         for b in bufs {
+            self.bytes_written += b.len() as u64;
             if skip >= b.len() {
                 skip -= b.len();
                 continue;
@@ -362,7 +568,7 @@ impl Conn {
     }
 
     /// Ends the write side: the FIN goes out now if nothing is queued, else
-    /// once the queue drains (a `REC_FINISHED` record). Returns whether it
+    /// once the queue drains (a `FINISHED` record). Returns whether it
     /// went out now.
     pub fn end(&mut self) -> io::Result<bool> {
         if self.finished {
@@ -391,6 +597,7 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::receiver::Options;
     use std::os::fd::{FromRawFd, RawFd};
 
     fn pair() -> (OwnedFd, OwnedFd) {
@@ -402,8 +609,32 @@ mod tests {
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
 
+    fn server_options() -> RxOptions {
+        RxOptions {
+            opts: Options {
+                is_server: true,
+                ..Options::default()
+            },
+            inflate: None,
+            merge_frames: true,
+        }
+    }
+
     fn conn(fd: &OwnedFd, id: u32) -> Conn {
-        Conn::new(id, fd::dup_nonblocking(fd.as_raw_fd()).unwrap())
+        let mut c = Conn::new(id, fd::dup_nonblocking(fd.as_raw_fd()).unwrap());
+        c.attach(&server_options(), &[]);
+        c
+    }
+
+    /// A masked frame, as a client sends it.
+    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [1u8, 2, 3, 4];
+        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
+        assert!(payload.len() < 126);
+        out.push(0x80 | payload.len() as u8);
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        out
     }
 
     fn drain(fd: RawFd) -> Vec<u8> {
@@ -419,35 +650,164 @@ mod tests {
         out
     }
 
+    fn records(batch: &Batch) -> Vec<[u32; 4]> {
+        batch
+            .records
+            .chunks_exact(4)
+            .map(|r| [r[0], r[1], r[2], r[3]])
+            .collect()
+    }
+
     #[test]
-    fn reads_merge_and_eof() {
+    fn whole_messages_are_one_record_each() {
         let (a, b) = pair();
         let mut c = conn(&a, 7);
         let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
-        fd::write_all_now(b.as_raw_fd(), &[b"abc"]).unwrap();
+        let mut bytes = frame(true, 1, b"hello");
+        bytes.extend(frame(true, 2, b"xy"));
+        bytes.extend(frame(true, 2, b""));
+        fd::write_all_now(b.as_raw_fd(), &[&bytes]).unwrap();
         c.on_readable(&mut batch, false);
-        fd::write_all_now(b.as_raw_fd(), &[b"de"]).unwrap();
-        c.on_readable(&mut batch, false);
-        assert_eq!(batch.records, vec![7, REC_DATA, 0, 5]);
-        assert_eq!(batch.data(), b"abcde");
+        let recs = records(&batch);
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0][..2], [7, rec::MESSAGE_TEXT]);
+        let [_, _, s, e] = recs[0];
+        assert_eq!(&batch.data()[s as usize..e as usize], b"hello");
+        assert_eq!(recs[1][1], rec::MESSAGE_BINARY);
+        let [_, _, s, e] = recs[1];
+        assert_eq!(&batch.data()[s as usize..e as usize], b"xy");
+        assert_eq!(recs[2], [7, rec::MESSAGE, 1, 0]);
         fd::shutdown_write(b.as_raw_fd()).unwrap();
         c.on_readable(&mut batch, false);
-        assert_eq!(&batch.records[4..], &[7, REC_EOF, 0, 0]);
+        assert_eq!(records(&batch)[3], [7, rec::EOF, 0, 0]);
         assert_eq!(c.interest(), 0);
     }
 
     #[test]
-    fn paused_connection_does_not_read() {
+    fn a_message_across_reads_comes_in_pieces() {
         let (a, b) = pair();
         let mut c = conn(&a, 1);
-        c.set_reading(false);
-        assert_eq!(c.interest(), 0);
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        let f = frame(true, 2, b"abcdef");
+        fd::write_all_now(b.as_raw_fd(), &[&f[..8]]).unwrap();
+        c.on_readable(&mut batch, false);
+        fd::write_all_now(b.as_raw_fd(), &[&f[8..]]).unwrap();
+        c.on_readable(&mut batch, false);
+        let recs = records(&batch);
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0][1], rec::PIECE);
+        assert_eq!(recs[1][1], rec::PIECE_CONT);
+        assert_eq!(recs[2], [1, rec::MESSAGE, 1, 0]);
+        let mut payload = Vec::new();
+        for r in &recs[..2] {
+            payload.extend_from_slice(&batch.data()[r[2] as usize..r[3] as usize]);
+        }
+        assert_eq!(payload, b"abcdef");
+    }
+
+    #[test]
+    fn a_piece_after_a_frame_that_ends_is_a_new_frame() {
+        let (a, b) = pair();
+        let mut c = conn(&a, 5);
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        let first = frame(true, 2, b"abcdef");
+        let mut rest = first[8..].to_vec();
+        rest.extend(frame(false, 1, b"fra"));
+        rest.extend(frame(true, 0, b"gm"));
+        fd::write_all_now(b.as_raw_fd(), &[&first[..8]]).unwrap();
+        c.on_readable(&mut batch, false);
+        fd::write_all_now(b.as_raw_fd(), &[&rest]).unwrap();
+        c.on_readable(&mut batch, false);
+        let kinds: Vec<u32> = records(&batch).iter().map(|r| r[1]).collect();
+        assert_eq!(
+            kinds,
+            [
+                rec::PIECE,
+                rec::PIECE_CONT,
+                rec::MESSAGE,
+                rec::PIECE,
+                rec::PIECE,
+                rec::MESSAGE
+            ]
+        );
+    }
+
+    #[test]
+    fn control_frames_and_close_then_discard() {
+        let (a, b) = pair();
+        let mut c = conn(&a, 2);
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        let mut bytes = frame(false, 1, b"ab");
+        bytes.extend(frame(true, 9, b"p"));
+        bytes.extend(frame(true, 0, b"cd"));
+        bytes.extend(frame(true, 8, &[0x03, 0xe8, b'o', b'k']));
+        bytes.extend(frame(true, 1, b"ignored"));
+        fd::write_all_now(b.as_raw_fd(), &[&bytes]).unwrap();
+        c.on_readable(&mut batch, false);
+        let kinds: Vec<u32> = records(&batch).iter().map(|r| r[1]).collect();
+        assert_eq!(
+            kinds,
+            [
+                rec::PIECE,
+                rec::CTRL_PIECE,
+                rec::PING,
+                rec::PIECE,
+                rec::MESSAGE,
+                rec::CTRL_PIECE,
+                rec::CLOSE
+            ]
+        );
+        assert_eq!(records(&batch)[6][2], 1000);
+        let used = batch.data().len();
+        fd::write_all_now(b.as_raw_fd(), &[&frame(true, 1, b"more")]).unwrap();
+        c.on_readable(&mut batch, false);
+        assert_eq!(batch.data().len(), used, "dropped after the close frame");
+        assert_eq!(batch.record_count(), 7);
+    }
+
+    #[test]
+    fn protocol_error_is_a_record() {
+        let (a, b) = pair();
+        let mut c = conn(&a, 3);
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        // Unmasked: a server requires masks.
+        fd::write_all_now(b.as_raw_fd(), &[&[0x81, 0x01, b'x']]).unwrap();
+        c.on_readable(&mut batch, false);
+        let recs = records(&batch);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0][1], rec::ERROR);
+    }
+
+    #[test]
+    fn handed_over_input_is_parsed_first() {
+        let (a, _b) = pair();
+        let mut c = Conn::new(4, fd::dup_nonblocking(a.as_raw_fd()).unwrap());
+        assert_eq!(c.interest(), 0, "not reading before attach");
+        c.attach(&server_options(), &frame(true, 1, b"early"));
+        assert!(c.has_input());
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        assert!(!c.parse_input(&mut batch));
+        let recs = records(&batch);
+        assert_eq!(recs[0][1], rec::MESSAGE_TEXT);
+        assert_eq!(
+            &batch.data()[recs[0][2] as usize..recs[0][3] as usize],
+            b"early"
+        );
+    }
+
+    #[test]
+    fn unattached_connection_does_not_read() {
+        let (a, b) = pair();
+        let mut c = Conn::new(1, fd::dup_nonblocking(a.as_raw_fd()).unwrap());
         fd::write_all_now(b.as_raw_fd(), &[b"x"]).unwrap();
         let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
+        c.attach(&server_options(), &[]);
+        c.set_reading(false);
+        assert_eq!(c.interest(), 0);
     }
 
     #[test]
@@ -470,10 +830,11 @@ mod tests {
         }
         got.extend(drain(b.as_raw_fd()));
         assert_eq!(got.len(), 2 + big.len());
+        assert_eq!(c.bytes_written, got.len() as u64);
         let n = batch.record_count();
         assert_eq!(
             &batch.records[(n - 2) * 4..],
-            &[3, REC_WRITTEN, 0, 0, 3, REC_FINISHED, 0, 0]
+            &[3, rec::WRITTEN, 0, 0, 3, rec::FINISHED, 0, 0]
         );
         assert_eq!(c.interest(), WANT_READ | WANT_HANGUP);
     }
@@ -486,6 +847,6 @@ mod tests {
         assert!(c.write(&[b"x"]).is_err());
         let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
-        assert_eq!(batch.records[1], REC_EOF);
+        assert_eq!(batch.records[1], rec::EOF);
     }
 }

@@ -7,19 +7,22 @@ const net = require('net');
 const os = require('os');
 const { getSystemErrorMap } = require('util');
 
-const nativeTransport = require('./native-transport');
-const { native } = require('./binding');
-const { EMPTY_BUFFER } = require('./constants');
+const internals = require('../node-internals');
+const transport = require('./native');
+const { NativeConnection } = require('./native-connection');
+const { native } = require('../binding');
+const { EMPTY_BUFFER } = require('../constants');
 
 //
 // The native listener of `port` mode: Rust listens and accepts, and takes a
 // connection whose first read is a complete, plainly formed, valid upgrade
 // request (src/transport/listener.rs). Such a connection never becomes a
-// `net.Socket`: its request is parsed in Rust and read into the batch, and
-// its socket is a `NativeSocket` from the start, with no shell (a
-// `ListenerShell` answers for it). Every other connection (a plain
-// request, a malformed, partial or slow one) goes to the HTTP server ws
-// would have created, which is kept without a listening handle of its own:
+// `net.Socket`: its request is parsed in Rust, which hands over its head
+// with an index of its parts (so JS builds the request without parsing it
+// again), and it is a `NativeConnection` from the start, its socket a view
+// made only if asked for. Every other connection (a plain request, a
+// malformed, partial or slow one) goes to the HTTP server ws would have
+// created, which is kept without a listening handle of its own:
 // `net.Socket` over the descriptor, bytes unread, so Node answers it
 // exactly as it answers ws's. The HTTP server also counts the native
 // connections, so that `getConnections()` and `close()` see them all.
@@ -47,34 +50,37 @@ const kAccept = Symbol('ws-native-accept');
 
 const ACCEPT_LENGTH = 28;
 
-const NO_CHUNKS = Object.freeze([]);
-
 const enabled =
-  nativeTransport.enabled &&
-  native !== null &&
-  typeof native.listen === 'function' &&
+  transport.enabled &&
+  internals.serverAccounting &&
   process.env.WS_NATIVE_LISTENER !== 'node';
 
-let kHeadersCount = null;
-
 /**
- * Finds the private symbol under which Node's `IncomingMessage` keeps its
- * header count: with it, `req.headers` is built lazily from `rawHeaders`
- * by Node's own code, as for a parsed request.
+ * The request of a connection the native listener upgraded: Node's own
+ * `IncomingMessage`, whose `socket` is made only if asked for.
  *
- * @return {(Symbol|undefined)}
- * @private
+ * @extends http.IncomingMessage
  */
-function headersCountSymbol() {
-  if (kHeadersCount === null) {
-    const probe = new http.IncomingMessage(null);
-
-    kHeadersCount = Object.getOwnPropertySymbols(probe).find(
-      (s) => s.description === 'kHeadersCount'
-    );
+class NativeRequest extends http.IncomingMessage {
+  /**
+   * @param {NativeConnection} conn The connection
+   */
+  constructor(conn) {
+    super(null);
+    this._conn = conn;
   }
 
-  return kHeadersCount;
+  get socket() {
+    if (this._socket == null && this._conn != null) {
+      this._socket = this._conn.socket;
+    }
+
+    return this._socket;
+  }
+
+  set socket(value) {
+    this._socket = value;
+  }
 }
 
 /**
@@ -155,7 +161,7 @@ class NativeListener {
   listen(port, host, backlog) {
     port = +port;
     backlog = backlog == null ? 511 : backlog;
-    nativeTransport.init();
+    transport.init();
 
     if (host == null) {
       //
@@ -208,7 +214,7 @@ class NativeListener {
 
     this._id = r;
     this._address = native.listenerAddress(r);
-    nativeTransport.addListener(r, this);
+    transport.addListener(r, this);
     this._sweep = setInterval(sweep, SWEEP_INTERVAL, this);
     this._sweep.unref();
 
@@ -243,14 +249,14 @@ class NativeListener {
 
     if (this._id !== -1) {
       clearInterval(this._sweep);
-      nativeTransport.removeListener(this._id);
+      transport.removeListener(this._id);
       native.listenerClose(this._id);
       this._id = -1;
     }
 
     const server = this._server;
     const onClose = () => {
-      if (server._connections === 0) cb();
+      if (internals.connectionCount(server) === 0) cb();
       else server.once('close', onClose);
     };
 
@@ -262,23 +268,19 @@ class NativeListener {
    * Rust accepted a connection with a valid upgrade request.
    *
    * @param {Number} id The connection id
-   * @param {Buffer} data The request head, then the accept key
+   * @param {Buffer} slab The slab its request is in
+   * @param {Number} start Where the request's index starts (then the accept
+   *     key, then the head)
    * @private
    */
-  _onUpgrade(id, data) {
-    const server = this._server;
-    const length = data.length - ACCEPT_LENGTH;
-    const shell = new ListenerShell(this, id, length);
-    const socket = new nativeTransport.NativeSocket(shell, id, NO_CHUNKS);
-    const req = buildRequest(socket, data, length);
-
-    req[kAccept] = data.latin1Slice(length, data.length);
-
-    server._connections++;
-
+  _onUpgrade(id, slab, start) {
+    const conn = new NativeConnection(id, null, this);
+    const req = buildRequest(conn, slab, start);
     const wss = this._wss;
 
-    wss.handleUpgrade(req, socket, EMPTY_BUFFER, (ws) => {
+    internals.countConnection(this._server, 1);
+
+    wss.handleUpgrade(req, conn, EMPTY_BUFFER, (ws) => {
       wss.emit('connection', ws, req);
     });
   }
@@ -307,12 +309,7 @@ class NativeListener {
     //
     // What `net.Server` does with a connection it accepted.
     //
-    const server = this._server;
-
-    server._connections++;
-    socket.server = server;
-    socket._server = server;
-    server.emit('connection', socket);
+    internals.adoptConnection(this._server, socket);
   }
 
   /**
@@ -346,10 +343,7 @@ class NativeListener {
    * @private
    */
   _connectionClosed() {
-    const server = this._server;
-
-    server._connections--;
-    server._emitCloseIfDrained();
+    internals.countConnection(this._server, -1);
   }
 }
 
@@ -397,224 +391,49 @@ function emitListening(listener) {
 }
 
 /**
- * Builds the `http.IncomingMessage` of a request Rust parsed (and found to
- * be a plainly formed upgrade request: one line per header, visible ASCII).
+ * Builds the `http.IncomingMessage` of a request Rust parsed, from the
+ * index of its parts that Rust put before it (little-endian u16s: header
+ * count, head length, target start and end, then the start and end of each
+ * header's name and value, offsets into the head), then its
+ * `Sec-WebSocket-Accept` value.
  *
- * @param {NativeSocket} socket The connection
- * @param {Buffer} head The request head, blank line included, at its start
- * @param {Number} length The length of the head
+ * @param {NativeConnection} conn The connection
+ * @param {Buffer} slab The slab
+ * @param {Number} start Where the index starts
  * @return {http.IncomingMessage}
  * @private
  */
-function buildRequest(socket, head, length) {
-  const text = head.latin1Slice(0, length - 4);
-  const lines = text.split('\r\n');
-  const requestLine = lines[0];
-  const req = new http.IncomingMessage(socket);
-  const rawHeaders = new Array(2 * (lines.length - 1));
+function buildRequest(conn, slab, start) {
+  const count = slab.readUInt16LE(start);
+  const keyStart = start + 8 + 8 * count;
+  const head = keyStart + ACCEPT_LENGTH;
+  const req = new NativeRequest(conn);
+  const rawHeaders = new Array(2 * count);
 
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-
-    rawHeaders[2 * i - 2] = line.slice(0, colon);
-    rawHeaders[2 * i - 1] = line.slice(colon + 1).trim();
+  for (let i = 0, at = start + 8; i < count; i++, at += 8) {
+    rawHeaders[2 * i] = slab.latin1Slice(
+      head + slab.readUInt16LE(at),
+      head + slab.readUInt16LE(at + 2)
+    );
+    rawHeaders[2 * i + 1] = slab.latin1Slice(
+      head + slab.readUInt16LE(at + 4),
+      head + slab.readUInt16LE(at + 6)
+    );
   }
 
   req.method = 'GET';
-  req.url = requestLine.slice(4, requestLine.length - 9);
+  req.url = slab.latin1Slice(
+    head + slab.readUInt16LE(start + 4),
+    head + slab.readUInt16LE(start + 6)
+  );
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
   req.upgrade = true;
   req.complete = true;
-  req.rawHeaders = rawHeaders;
-
-  const symbol = headersCountSymbol();
-
-  if (symbol !== undefined) {
-    req[symbol] = rawHeaders.length;
-  } else {
-    const headers = {};
-
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      req._addHeaderLine(rawHeaders[i], rawHeaders[i + 1], headers);
-    }
-
-    req.headers = headers;
-  }
-
+  req[kAccept] = slab.latin1Slice(keyStart, head);
+  internals.setRawHeaders(req, rawHeaders);
   return req;
-}
-
-/**
- * Stands in for the `net.Socket` shell of a taken-over connection (see
- * js/native-transport.js) when there never was one: the socket options and
- * addresses come from Rust, and closing it tells the listener.
- */
-class ListenerShell {
-  /**
-   * @param {NativeListener} listener The listener
-   * @param {Number} id The connection id
-   * @param {Number} bytesRead The bytes of the request
-   */
-  constructor(listener, id, bytesRead) {
-    this._listener = listener;
-    this._id = id;
-    this._addresses = null;
-    this._onClose = null;
-    this._onTimeout = null;
-    this._timer = null;
-    this._noDelay = true;
-    this.bytesRead = bytesRead;
-    this.bytesWritten = 0;
-    this.destroyed = false;
-    this.allowHalfOpen = false;
-  }
-
-  /**
-   * Takes the listeners `NativeSocket` puts on a shell.
-   *
-   * @param {String} event The event
-   * @param {Function} listener The listener
-   * @return {ListenerShell} this
-   */
-  on(event, listener) {
-    if (event === 'close') this._onClose = listener;
-    else if (event === 'timeout') this._onTimeout = listener;
-    return this;
-  }
-
-  /**
-   * @return {Object} The connection's addresses, read once from Rust
-   * @private
-   */
-  _names() {
-    if (this._addresses === null) {
-      if (this.destroyed) return {};
-      this._addresses = native.addresses(this._id) || {};
-    }
-
-    return this._addresses;
-  }
-
-  get remoteAddress() {
-    const remote = this._names().remote;
-    return remote ? remote.address : undefined;
-  }
-
-  get remotePort() {
-    const remote = this._names().remote;
-    return remote ? remote.port : undefined;
-  }
-
-  get remoteFamily() {
-    const remote = this._names().remote;
-    return remote ? remote.family : undefined;
-  }
-
-  get localAddress() {
-    const local = this._names().local;
-    return local ? local.address : undefined;
-  }
-
-  get localPort() {
-    const local = this._names().local;
-    return local ? local.port : undefined;
-  }
-
-  get localFamily() {
-    const local = this._names().local;
-    return local ? local.family : undefined;
-  }
-
-  address() {
-    const local = this._names().local;
-    return local ? { ...local } : {};
-  }
-
-  setNoDelay(noDelay = true) {
-    const on = Boolean(noDelay);
-
-    if (on !== this._noDelay && !this.destroyed) {
-      this._noDelay = on;
-      native.setNoDelay(this._id, on);
-    }
-
-    return this;
-  }
-
-  setKeepAlive(enable = false, initialDelay = 0) {
-    if (!this.destroyed) {
-      native.setKeepAlive(
-        this._id,
-        Boolean(enable),
-        Math.floor(Math.max(0, initialDelay) / 1000)
-      );
-    }
-
-    return this;
-  }
-
-  /**
-   * An idle timer that, as the shell's, does not see the traffic: only
-   * turning it off (what the WebSocket does) is exact.
-   *
-   * @param {Number} msecs Milliseconds, 0 to turn it off
-   * @return {ListenerShell} this
-   */
-  setTimeout(msecs) {
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
-
-    if (msecs > 0 && !this.destroyed) {
-      this._timer = setTimeout(emitTimeout, msecs, this);
-      this._timer.unref();
-    }
-
-    return this;
-  }
-
-  /**
-   * The connection is closed (Rust closed the descriptor): `'close'`
-   * follows in a later tick, as for a socket.
-   *
-   * @return {ListenerShell} this
-   */
-  destroy() {
-    if (this.destroyed) return this;
-
-    this.destroyed = true;
-    this.setTimeout(0);
-
-    //
-    // As a `net.Socket`: the server stops counting it at once (its own
-    // `'close'` may follow in the next tick), the socket's `'close'` comes
-    // once the handle is closed, in a later loop turn.
-    //
-    this._listener._connectionClosed();
-    setImmediate(shellClosed, this);
-    return this;
-  }
-}
-
-/**
- * @param {ListenerShell} shell The shell
- * @private
- */
-function emitTimeout(shell) {
-  shell._timer = null;
-  if (shell._onTimeout !== null) shell._onTimeout.call(shell);
-}
-
-/**
- * @param {ListenerShell} shell The shell
- * @private
- */
-function shellClosed(shell) {
-  if (shell._onClose !== null) shell._onClose.call(shell);
 }
 
 module.exports = { NativeListener, canListen, enabled, kAccept };
