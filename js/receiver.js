@@ -417,6 +417,23 @@ class Receiver {
     if (type === MESSAGE_TEXT || type === MESSAGE_BINARY) {
       const binary = type === MESSAGE_BINARY;
 
+      //
+      // The common case, a whole message with nothing queued before it:
+      // emitted at once, without the queue.
+      //
+      if (
+        (this._flags & (ALLOW_SYNC | DISPATCHING | DETACHED)) === ALLOW_SYNC &&
+        this._head === this._queue.length &&
+        this._immediate === null &&
+        state.frameEnds === null
+      ) {
+        this.onMessage(
+          toMessageData(b === a ? null : view(buffer, a, b - a), binary, this._binaryType),
+          binary
+        );
+        return true;
+      }
+
       this._queue.push(
         Q_MESSAGE,
         this._nativePayload(view(buffer, a, b - a), binary),

@@ -297,6 +297,36 @@ class Sender {
   }
 
   /**
+   * Whether nothing waits (a blob being read, data being compressed off
+   * the main thread): a frame added now goes out next.
+   *
+   * @type {Boolean}
+   */
+  get idle() {
+    return this._state === DEFAULT;
+  }
+
+  /**
+   * Adds a frame made elsewhere (a publish's compressed message), or queues
+   * it behind what waits.
+   *
+   * @param {Buffer} data The payload
+   * @param {Number} flags The frame's flags
+   * @param {Boolean} owned Whether nobody else holds `data`
+   * @private
+   */
+  _frameOrQueue(data, flags, owned) {
+    if (this._state === DEFAULT) {
+      this._frame(data, flags, undefined, owned);
+      return;
+    }
+
+    this._bufferedBytes += data.length;
+    if (this._queue === NONE) this._queue = [];
+    this._queue.push(false, data, flags, undefined, false);
+  }
+
+  /**
    * Writes the batched frames now instead of at the end of the tick. Called
    * before the socket is ended or destroyed.
    *

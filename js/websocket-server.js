@@ -9,10 +9,11 @@ const { Duplex } = require('stream');
 const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
 const nativeListener = require('./transport/native-listener');
+const Topics = require('./topics');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
 const { acceptKey } = require('./binding');
-const { CLOSE_TIMEOUT, kWebSocket } = require('./constants');
+const { CLOSE_TIMEOUT, kWebSocket, NOOP } = require('./constants');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
 const { NativeConnection } = require('./transport/native-connection');
 const {
@@ -201,8 +202,46 @@ class WebSocketServer extends EventEmitter {
       this._shouldEmitClose = false;
     }
 
+    //
+    // Topics (pub/sub); with an adapter, shared with other servers.
+    //
+    this._topics = new Topics(options.adapter || null);
+
     this.options = options;
     this._state = RUNNING;
+  }
+
+  /**
+   * Publishes a message to every subscriber of a topic (and, with an
+   * adapter, to those of the other servers sharing it).
+   *
+   * @param {String} topic The topic
+   * @param {*} data The message
+   * @param {Object} [options] Options
+   * @param {Boolean} [options.binary] Whether the message is binary (by
+   *     default, unless it is a string)
+   * @param {Boolean} [options.compress=true] Whether to compress it, where
+   *     permessage-deflate was negotiated
+   * @return {Boolean} Whether a local subscriber was sent it
+   * @throws {TypeError} If `topic` is not a non-empty string
+   * @public
+   */
+  publish(topic, data, options) {
+    if (typeof topic !== 'string' || topic.length === 0) {
+      throw new TypeError('publish() requires a non-empty topic name (a string)');
+    }
+
+    return this._topics.publish(topic, data, options, null);
+  }
+
+  /**
+   * @param {String} topic The topic
+   * @return {Number} How many connections of this server are subscribed to
+   *     it
+   * @public
+   */
+  subscriberCount(topic) {
+    return this._topics.subscriberCount(topic);
   }
 
   /**
@@ -247,6 +286,13 @@ class WebSocketServer extends EventEmitter {
 
     this._state = CLOSING;
     clearTimeout(this._listenCheck);
+
+    if (this._topics.adapter !== null) {
+      //
+      // Its failures are reported on the adapter (`'error'`).
+      //
+      this._topics.adapter.close().catch(NOOP);
+    }
 
     const server = this._server;
 
@@ -450,6 +496,9 @@ class WebSocketServer extends EventEmitter {
     if (!native && isOwnedByHttp(socket)) takeFromHttp(req, socket);
 
     const ws = new this.options.WebSocket(null, undefined, this.options);
+
+    ws._topics = this._topics;
+
     const lines = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',

@@ -25,6 +25,8 @@ const {
   EventTarget: { addEventListener, removeEventListener }
 } = require('./event-target');
 const { isBlob } = require('./validation');
+
+const hasOwn = Object.hasOwn;
 const { newEventStore } = require('./event-store');
 
 /**
@@ -124,6 +126,8 @@ class WebSocket extends EventEmitter {
     this._sender = null;
     this._conn = null;
     this._transportClosed = false;
+    this._topics = null; // the server's, for a connection it accepted
+    this._subscriptions = null;
 
     if (address !== null) {
       this._bufferedAmount = 0;
@@ -430,8 +434,82 @@ class WebSocket extends EventEmitter {
       }
     }
 
+    //
+    // A closing socket leaves its topics before its `'close'`.
+    //
+    if (this._subscriptions !== null) this._topics.leaveAll(this);
+
     this._readyState = CLOSED;
     this.emit('close', this._closeCode, this._closeMessage);
+  }
+
+  /**
+   * Subscribes the connection to a topic of its server (`publish()` there
+   * and on its connections reaches it). Subscribing twice does nothing.
+   *
+   * @param {String} topic The topic
+   * @return {Boolean} `true`, or `false` if the connection is not open or
+   *     has no server
+   * @throws {TypeError} If `topic` is not a non-empty string
+   * @public
+   */
+  subscribe(topic) {
+    if (this._topics === null || this._readyState !== OPEN) return false;
+
+    checkTopic(topic, 'subscribe');
+    return this._topics.subscribe(this, topic);
+  }
+
+  /**
+   * Unsubscribes the connection from a topic.
+   *
+   * @param {String} topic The topic
+   * @return {Boolean} Whether it was subscribed
+   * @public
+   */
+  unsubscribe(topic) {
+    if (this._subscriptions === null) return false;
+    return this._topics.unsubscribe(this, topic);
+  }
+
+  /**
+   * @param {String} topic The topic
+   * @return {Boolean} Whether the connection is subscribed to it
+   * @public
+   */
+  isSubscribed(topic) {
+    return this._subscriptions !== null && this._subscriptions.has(topic);
+  }
+
+  /**
+   * The topics the connection is subscribed to, in subscription order.
+   *
+   * @type {String[]}
+   */
+  get subscriptions() {
+    return this._subscriptions === null ? [] : Array.from(this._subscriptions);
+  }
+
+  /**
+   * Publishes a message to every subscriber of a topic on the connection's
+   * server except this connection (which need not be subscribed). On a
+   * connection that is not open, does nothing.
+   *
+   * @param {String} topic The topic
+   * @param {*} data The message
+   * @param {Object} [options] Options
+   * @param {Boolean} [options.binary] Whether the message is binary (by
+   *     default, unless it is a string)
+   * @param {Boolean} [options.compress=true] Whether to compress it, where
+   *     permessage-deflate was negotiated
+   * @return {Boolean} Whether another local subscriber was sent it
+   * @public
+   */
+  publish(topic, data, options) {
+    if (this._topics === null || this._readyState !== OPEN) return false;
+
+    checkTopic(topic, 'publish');
+    return this._topics.publish(topic, data, options, this);
   }
 
   /**
@@ -559,19 +637,29 @@ class WebSocket extends EventEmitter {
       return;
     }
 
-    const opts = {
-      binary: typeof data !== 'string',
-      mask: !this._isServer,
-      compress: true,
-      fin: true,
-      ...options
-    };
+    //
+    // ws spreads `options` over the defaults; reading the four options it
+    // uses, own properties only, is the same without copying the object.
+    //
+    let binary = typeof data !== 'string';
+    let mask = !this._isServer;
+    let compress = true;
+    let fin = true;
 
-    if (!this._extensions[PerMessageDeflate.extensionName]) {
-      opts.compress = false;
+    if (options !== undefined && options !== null) {
+      if (hasOwn(options, 'binary')) binary = options.binary;
+      if (hasOwn(options, 'mask')) mask = options.mask;
+      if (hasOwn(options, 'compress')) compress = options.compress;
+      if (hasOwn(options, 'fin')) fin = options.fin;
     }
 
-    this._sender.send(data || EMPTY_BUFFER, opts, cb);
+    if (!this._extensions[PerMessageDeflate.extensionName]) compress = false;
+
+    this._sender.send(
+      data || EMPTY_BUFFER,
+      { binary, mask, compress, fin },
+      cb
+    );
     checkBufferedAmount(this);
   }
 
@@ -638,6 +726,18 @@ WebSocket.prototype.addEventListener = addEventListener;
 WebSocket.prototype.removeEventListener = removeEventListener;
 
 module.exports = WebSocket;
+
+/**
+ * @param {*} topic A topic name
+ * @param {String} method The method it was given to
+ * @throws {TypeError} If it is not a non-empty string
+ * @private
+ */
+function checkTopic(topic, method) {
+  if (typeof topic !== 'string' || topic.length === 0) {
+    throw new TypeError(`${method}() requires a non-empty topic name (a string)`);
+  }
+}
 
 /**
  * Normalises the `protocols` option to an array.

@@ -582,7 +582,39 @@ function acceptFor(key) {
   return crypto.createHash('sha1').update(key + GUID).digest('base64');
 }
 
+let certificate;
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost, made once with the
+ * openssl CLI (`null` without it).
+ */
+function selfSigned() {
+  if (certificate !== undefined) return certificate;
+  const { execFileSync } = require('node:child_process');
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ws-native-tls-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+      '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+      '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'
+    ], { stdio: 'pipe', timeout: 20000 });
+    certificate = {
+      key: fs.readFileSync(path.join(dir, 'key.pem')),
+      cert: fs.readFileSync(path.join(dir, 'cert.pem'))
+    };
+  } catch {
+    certificate = null;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return certificate;
+}
+
 module.exports = {
+  selfSigned,
   GUID,
   IS_NATIVE,
   OP,

@@ -107,6 +107,23 @@ class NativeSender extends Sender {
   }
 
   /**
+   * Adds a frame of a shared payload (a publish) to the outbox.
+   *
+   * @param {Object} shared What `transport.share()` returned
+   * @param {Number} flags The frame's flags
+   * @private
+   */
+  _shared(shared, flags) {
+    const conn = this._socket;
+
+    if (conn.destroyed) return;
+
+    const length = transport.queueShared(conn, shared, flags);
+
+    conn._queuedFrame(this, length, frameLength(length, flags));
+  }
+
+  /**
    * Hands what was sent so far to Rust now instead of at the end of the
    * tick.
    *

@@ -93,6 +93,12 @@ let lastData = null;
 let lastOffset = 0;
 let lastLength = 0;
 
+//
+// The payload of the publish in progress (see `share()`): kept at the
+// start of the stage when the outbox is flushed in the middle of it.
+//
+let pinned = null;
+
 /**
  * Sets the transport up on first use.
  *
@@ -255,12 +261,7 @@ function onListenerRecord(kind, lid, id, a) {
  * @public
  */
 function queueFrame(conn, data, flags, mask, owned) {
-  if (stage === null) {
-    stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
-    meta = new Uint32Array(STRIDE * MAX_FRAMES);
-    results = new Float64Array(MAX_FRAMES);
-  }
-
+  if (stage === null) queueFrameSetup();
   if (frameCount === MAX_FRAMES) flush(false);
 
   let src = SRC_STAGE;
@@ -324,6 +325,94 @@ function queueFrame(conn, data, flags, mask, owned) {
 
   schedule();
   return length;
+}
+
+/**
+ * Copies a payload for many frames (a publish): a change made to `data`
+ * later does not show. The result goes to `queueShared()` for each
+ * connection, until `unshare()`.
+ *
+ * @param {(String|Buffer)} data The payload
+ * @return {Object} Where the copy is
+ * @public
+ */
+function share(data) {
+  if (stage === null) queueFrameSetup();
+
+  let buffer = null;
+  let length;
+
+  if (typeof data === 'string') {
+    length = stageString(data);
+    if (length === -1) buffer = Buffer.from(data);
+  } else {
+    length = data.length;
+
+    if (length > MAX_STAGED) {
+      buffer = Buffer.from(data);
+    } else {
+      if (length > STAGE_SIZE - stageOffset) flush(false);
+      stage.set(data, stageOffset);
+    }
+  }
+
+  if (buffer !== null) {
+    pinned = { buffer, offset: 0, length: buffer.length };
+  } else {
+    pinned = { buffer: null, offset: stageOffset, length };
+    stageOffset += length;
+  }
+
+  return pinned;
+}
+
+/**
+ * Ends what `share()` started.
+ *
+ * @public
+ */
+function unshare() {
+  pinned = null;
+}
+
+/**
+ * Puts a frame of a shared payload in the outbox.
+ *
+ * @param {NativeConnection} conn The connection
+ * @param {Object} shared What `share()` returned
+ * @param {Number} flags The frame's flags
+ * @return {Number} The payload's length
+ * @public
+ */
+function queueShared(conn, shared, flags) {
+  if (frameCount === MAX_FRAMES) flush(false);
+
+  const m = STRIDE * frameCount++;
+
+  meta[m] = conn._id;
+  meta[m + 1] = flags;
+  meta[m + 2] = shared.buffer === null ? SRC_STAGE : addPayload(shared.buffer);
+  meta[m + 3] = shared.offset;
+  meta[m + 4] = shared.length;
+  meta[m + 5] = 0;
+
+  if (conn._outboxFrames === 0) dirty.push(conn);
+  conn._outboxFrames++;
+  conn._outboxLast = frameCount - 1;
+
+  schedule();
+  return shared.length;
+}
+
+/**
+ * Makes the outbox's buffers.
+ *
+ * @private
+ */
+function queueFrameSetup() {
+  stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
+  meta = new Uint32Array(STRIDE * MAX_FRAMES);
+  results = new Float64Array(MAX_FRAMES);
 }
 
 /**
@@ -463,6 +552,16 @@ function flush(fromTick) {
 
   native.send(stage, list2, meta, count, results);
 
+  //
+  // A publish in progress keeps its staged payload: it moves to the start
+  // of the stage.
+  //
+  if (pinned !== null && pinned.buffer === null) {
+    stage.copyWithin(0, pinned.offset, pinned.offset + pinned.length);
+    pinned.offset = 0;
+    stageOffset = pinned.length;
+  }
+
   const now = fromTick === true;
 
   //
@@ -536,7 +635,10 @@ module.exports = {
   init,
   queueFrame,
   queueRaw,
+  queueShared,
   removeConnection,
   removeListener,
-  settleLater
+  settleLater,
+  share,
+  unshare
 };
