@@ -10,7 +10,7 @@
 # FUZZ_SANITIZER=none to build without AddressSanitizer (faster; no -Z
 # flags). The Rust code has no `unsafe` on these paths, so ASan mostly
 # guards against surprises; the invariants are assertions in
-# src/fuzz_check.rs. Debug assertions and overflow checks are on (-a).
+# fuzz/check.rs. Debug assertions and overflow checks are on (-a).
 #
 # New corpus entries go to fuzz/work/<target>/ (not committed); the seeds in
 # fuzz/corpus/<target>/ are only read. Crashes land in

@@ -33,12 +33,13 @@ pub mod token;
 pub mod transport;
 pub mod utf8;
 
-// Fuzzing harnesses (docs in the module); `fuzzing` is the cfg cargo-fuzz
-// sets when it builds the targets in fuzz/.
-#[cfg(any(test, fuzzing))]
-#[doc(hidden)]
-pub mod fuzz_check;
+// The deterministic fuzzing pass and the harnesses it shares with the
+// cargo-fuzz targets live in fuzz/ (smoke.rs, check.rs); `cargo test` runs
+// the pass as a module of the crate, where `ws_native::` names the crate.
 #[cfg(test)]
+extern crate self as ws_native;
+#[cfg(test)]
+#[path = "../fuzz/smoke.rs"]
 mod fuzz_smoke;
 
 // The exports are reached only through N-API registration, which unit test

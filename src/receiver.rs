@@ -54,6 +54,66 @@ pub const EV_INFLATED: u32 = rec::INFLATED;
 
 /// `u32`s per record.
 pub const RECORD_LEN: usize = 3;
+
+/// A record of `feed`, decoded (see docs/binding.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// `chunk[start..end]` is payload of the current data message.
+    Piece { start: usize, end: usize },
+    /// `chunk[start..end]` is payload of the current control frame.
+    CtrlPiece { start: usize, end: usize },
+    /// The data message is complete: its payload is the pieces since the
+    /// last completion.
+    Message { binary: bool },
+    Ping,
+    Pong,
+    /// A close frame; its reason is the control pieces after two bytes.
+    Close { code: u16 },
+    /// A protocol error: an id of the error table and its message's number.
+    Error { id: u32, arg: u32 },
+    /// A compressed message is complete: `take_inflated` has its payload.
+    Inflated { binary: bool, len: u32 },
+}
+
+impl Record {
+    /// Decodes a `(type, a, b)` triple; `None` for an unknown type.
+    pub fn decode(kind: u32, a: u32, b: u32) -> Option<Record> {
+        Some(match kind {
+            EV_PIECE => Record::Piece {
+                start: a as usize,
+                end: b as usize,
+            },
+            EV_CTRL_PIECE => Record::CtrlPiece {
+                start: a as usize,
+                end: b as usize,
+            },
+            EV_MESSAGE => Record::Message { binary: a == 1 },
+            EV_PING => Record::Ping,
+            EV_PONG => Record::Pong,
+            EV_CLOSE => Record::Close {
+                code: u16::try_from(a).ok()?,
+            },
+            EV_ERROR => Record::Error { id: a, arg: b },
+            EV_INFLATED => Record::Inflated {
+                binary: a == 1,
+                len: b,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// The records a `feed` call wrote into `events` (its count is
+/// `events[0]`), decoded; an unknown type ends the sequence.
+pub fn records(events: &[u32]) -> impl Iterator<Item = Record> + '_ {
+    let count = events.first().copied().unwrap_or(0) as usize;
+    events
+        .get(2..)
+        .unwrap_or_default()
+        .chunks_exact(RECORD_LEN)
+        .take(count)
+        .map_while(|r| Record::decode(r[0], r[1], r[2]))
+}
 /// Records one step may produce (a piece and the completion that follows it,
 /// or a piece and an error).
 pub const RECORDS_PER_STEP: usize = 2;

@@ -1,4 +1,8 @@
 //! validate_upgrade and accept_key (fuzz_check::handshake).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ws_native::fuzz_check::handshake(data));
+#[path = "../check.rs"]
+#[allow(dead_code)]
+mod fuzz_check;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_check::handshake(data));

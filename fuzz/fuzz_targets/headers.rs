@@ -1,4 +1,8 @@
 //! Sec-WebSocket-Protocol / -Extensions parsers (fuzz_check::headers).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| ws_native::fuzz_check::headers(data));
+#[path = "../check.rs"]
+#[allow(dead_code)]
+mod fuzz_check;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_check::headers(data));

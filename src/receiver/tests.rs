@@ -89,43 +89,37 @@ impl Driver {
             let next = self.events[1] as usize;
             assert!(next >= pos && next <= chunk.len());
             let mut error = false;
-            for i in 0..count {
-                let t = self.events[2 + 3 * i];
-                let a = self.events[3 + 3 * i];
-                let b = self.events[4 + 3 * i];
-                match t {
-                    EV_PIECE => {
-                        assert!(a < b && b as usize <= next, "piece {a}..{b}");
-                        self.message
-                            .extend_from_slice(&chunk[a as usize..b as usize])
+            let decoded: Vec<Record> = records(&self.events).collect();
+            assert_eq!(decoded.len(), count, "an unknown record type");
+            for record in decoded {
+                match record {
+                    Record::Piece { start, end } => {
+                        assert!(start < end && end <= next, "piece {start}..{end}");
+                        self.message.extend_from_slice(&chunk[start..end])
                     }
-                    EV_CTRL_PIECE => {
-                        assert!(a < b && b as usize <= next);
-                        self.control
-                            .extend_from_slice(&chunk[a as usize..b as usize])
+                    Record::CtrlPiece { start, end } => {
+                        assert!(start < end && end <= next);
+                        self.control.extend_from_slice(&chunk[start..end])
                     }
-                    EV_MESSAGE => {
-                        assert_eq!(b, 0);
-                        self.out.push(Ev::Message {
-                            binary: a == 1,
-                            data: std::mem::take(&mut self.message),
-                        })
-                    }
-                    EV_PING => self.out.push(Ev::Ping(std::mem::take(&mut self.control))),
-                    EV_PONG => self.out.push(Ev::Pong(std::mem::take(&mut self.control))),
-                    EV_CLOSE => {
+                    Record::Message { binary } => self.out.push(Ev::Message {
+                        binary,
+                        data: std::mem::take(&mut self.message),
+                    }),
+                    Record::Ping => self.out.push(Ev::Ping(std::mem::take(&mut self.control))),
+                    Record::Pong => self.out.push(Ev::Pong(std::mem::take(&mut self.control))),
+                    Record::Close { code } => {
                         let c = std::mem::take(&mut self.control);
                         let reason = c.get(2..).unwrap_or_default().to_vec();
-                        self.out.push(Ev::Close(a as u16, reason))
+                        self.out.push(Ev::Close(code, reason))
                     }
-                    EV_ERROR => {
-                        let id = ErrorId::from_u32(a).expect("known error id");
-                        self.out.push(Ev::Error(id, b));
+                    Record::Error { id, arg } => {
+                        let id = ErrorId::from_u32(id).expect("known error id");
+                        self.out.push(Ev::Error(id, arg));
                         error = true;
                     }
-                    EV_INFLATED => {
+                    Record::Inflated { binary, len } => {
                         let data = self.r.take_inflated().expect("an inflated message");
-                        assert_eq!(b as usize, data.len());
+                        assert_eq!(len as usize, data.len());
                         let mut ends = vec![0; 4];
                         let n = self.r.inflated_frame_ends(&mut ends);
                         if n > ends.len() {
@@ -137,12 +131,8 @@ impl Driver {
                         assert!(ends.windows(2).all(|w| w[0] < w[1]), "{ends:?}");
                         assert_eq!(ends.last().copied().unwrap_or(0) as usize, data.len());
                         self.frame_ends.push(ends);
-                        self.out.push(Ev::Message {
-                            binary: a == 1,
-                            data,
-                        })
+                        self.out.push(Ev::Message { binary, data })
                     }
-                    other => panic!("unknown record type {other}"),
                 }
             }
             pos = next;

@@ -1,17 +1,23 @@
 //! A short deterministic fuzzing pass inside `cargo test`: fixed-seed
 //! generators build structured, mostly plausible inputs (frames, headers,
 //! UTF-8) with random damage and run them through the same harnesses and
-//! invariants as the cargo-fuzz targets (`fuzz_check`).
+//! invariants as the cargo-fuzz targets (`fuzz_check`). It runs as a
+//! module of the crate (src/lib.rs includes it by path): an integration
+//! test could not link, as the N-API exports need Node's symbols.
 //!
 //! `write_seed_corpus` (ignored) regenerates `fuzz/corpus/`.
 
-use crate::deflate::{Compressor, DeflateOptions};
-use crate::errors::{ErrorId, ERROR_TABLE};
-use crate::fuzz_check::{self, Event, ReceiverConfig, Rng, FIELD_SEPARATOR};
-use crate::fuzz_check::{
+#[path = "check.rs"]
+#[allow(dead_code)]
+mod fuzz_check;
+
+use fuzz_check::{Event, ReceiverConfig, Rng, FIELD_SEPARATOR};
+use fuzz_check::{
     FLAGS_WINDOW, FLAG_COMPRESSION, FLAG_NO_CONTEXT_TAKEOVER, FLAG_PREFIX, FLAG_SERVER,
     FLAG_SKIP_UTF8,
 };
+use ws_native::deflate::{Compressor, DeflateOptions};
+use ws_native::errors::{ErrorId, ERROR_TABLE};
 
 // ---------------------------------------------------------------------------
 // Generators

@@ -1,9 +1,10 @@
 //! Fuzzing harnesses: each takes arbitrary bytes, drives one part of the
 //! core and panics when an invariant does not hold.
 //!
-//! Shared by the cargo-fuzz targets in `fuzz/` (compiled with `--cfg
-//! fuzzing`, which cargo-fuzz sets) and by the deterministic smoke pass run
-//! by `cargo test` (`fuzz_smoke`). Not part of the library's API.
+//! Shared, as a module each includes by path, by the cargo-fuzz targets in
+//! `fuzz/fuzz_targets/` and by the deterministic smoke pass that `cargo
+//! test` runs (`tests/fuzz_smoke.rs`). Not part of the library: it drives
+//! the library's public API only.
 //!
 //! - [`receiver`]: the Receiver in either role, limits, any chunking and
 //!   events array size, checked against itself fed in one piece.
@@ -12,17 +13,16 @@
 //!   parsers, with round trips through a formatter.
 //! - [`utf8`]: the streaming validator against `std::str::from_utf8`.
 
-use crate::close;
-use crate::errors::ErrorId;
-use crate::extension::{self, Offers, ParamValue};
-use crate::handshake::{self, Rejection, UpgradeRequest};
-use crate::receiver::{
-    Options, Receiver, EV_CLOSE, EV_CTRL_PIECE, EV_ERROR, EV_INFLATED, EV_MESSAGE, EV_PIECE,
-    EV_PING, EV_PONG, MIN_EVENTS_LEN, RECORDS_PER_STEP, RECORD_LEN,
+use ws_native::close;
+use ws_native::errors::ErrorId;
+use ws_native::extension::{self, Offers, ParamValue};
+use ws_native::handshake::{self, Rejection, UpgradeRequest};
+use ws_native::receiver::{
+    records, Options, Receiver, Record, EV_ERROR, MIN_EVENTS_LEN, RECORDS_PER_STEP, RECORD_LEN,
 };
-use crate::subprotocol;
-use crate::token::is_token_char;
-use crate::utf8::Utf8Validator;
+use ws_native::subprotocol;
+use ws_native::token::is_token_char;
+use ws_native::utf8::Utf8Validator;
 
 /// SplitMix64: a tiny deterministic PRNG for chunkings and the smoke pass.
 #[derive(Clone, Debug)]
@@ -301,20 +301,19 @@ impl Session {
 
             let mut ranges: Vec<(usize, usize)> = Vec::new();
             let mut call_error = false;
-            for i in 0..count {
+            let decoded: Vec<Record> = records(&self.events).collect();
+            assert_eq!(decoded.len(), count, "an unknown record type");
+            for record in decoded {
                 assert!(!self.stopped(), "a record after ERROR or CLOSE");
-                let at = 2 + RECORD_LEN * i;
-                let (t, a, b) = (self.events[at], self.events[at + 1], self.events[at + 2]);
-                match t {
-                    EV_PIECE | EV_CTRL_PIECE => {
-                        let (a, b) = (a as usize, b as usize);
+                match record {
+                    Record::Piece { start: a, end: b } | Record::CtrlPiece { start: a, end: b } => {
                         assert!(a < b, "empty or reversed piece {a}..{b}");
                         assert!(a >= pos && a >= last_end, "piece {a}..{b} overlaps");
                         assert!(b <= next, "piece {a}..{b} past offset {next}");
                         last_end = b;
                         ranges.push((a, b));
                         let bytes = &chunk[a..b];
-                        if t == EV_PIECE {
+                        if matches!(record, Record::Piece { .. }) {
                             assert!(!self.in_control, "PIECE inside a control frame");
                             self.message.extend_from_slice(bytes);
                             self.message_pieces += 1;
@@ -327,15 +326,13 @@ impl Session {
                         } else {
                             self.in_control = true;
                             self.control.extend_from_slice(bytes);
-                            assert!(self.control.len() <= crate::frame::MAX_CONTROL_PAYLOAD);
+                            assert!(self.control.len() <= ws_native::frame::MAX_CONTROL_PAYLOAD);
                         }
                     }
-                    EV_MESSAGE => {
+                    Record::Message { binary } => {
                         assert!(!self.in_control, "MESSAGE inside a control frame");
-                        assert!(a <= 1 && b == 0, "MESSAGE {a} {b}");
                         let data = std::mem::take(&mut self.message);
                         self.message_pieces = 0;
-                        let binary = a == 1;
                         if !binary && !self.opts.skip_utf8_validation {
                             assert!(std::str::from_utf8(&data).is_ok(), "invalid text");
                         }
@@ -345,19 +342,16 @@ impl Session {
                             ends: Vec::new(),
                         });
                     }
-                    EV_PING | EV_PONG => {
-                        assert!(a == 0 && b == 0, "PING/PONG {a} {b}");
+                    Record::Ping | Record::Pong => {
                         self.in_control = false;
                         let data = std::mem::take(&mut self.control);
-                        self.out.push(if t == EV_PING {
+                        self.out.push(if record == Record::Ping {
                             Event::Ping(data)
                         } else {
                             Event::Pong(data)
                         });
                     }
-                    EV_CLOSE => {
-                        assert!(b == 0, "CLOSE b = {b}");
-                        let code = u16::try_from(a).expect("a 16-bit close code");
+                    Record::Close { code } => {
                         let payload = std::mem::take(&mut self.control);
                         self.in_control = false;
                         let reason = match payload.as_slice() {
@@ -378,7 +372,7 @@ impl Session {
                         self.out.push(Event::Close(code, reason));
                         self.closed = true;
                     }
-                    EV_ERROR => {
+                    Record::Error { id: a, arg: b } => {
                         let id = ErrorId::from_u32(a).expect("a known error id");
                         if !id.info().message.contains("%d") {
                             assert_eq!(b, 0, "{id:?} has no number");
@@ -387,16 +381,14 @@ impl Session {
                         self.error = Some((a, b));
                         call_error = true;
                     }
-                    EV_INFLATED => {
+                    Record::Inflated { binary, len } => {
                         assert!(!self.in_control, "INFLATED inside a control frame");
-                        assert!(a <= 1, "INFLATED {a} {b}");
                         assert!(self.message.is_empty(), "PIECEs before INFLATED");
                         let data = self.r.take_inflated().expect("an inflated message");
-                        assert_eq!(b as usize, data.len().min(u32::MAX as usize));
+                        assert_eq!(len as usize, data.len().min(u32::MAX as usize));
                         if self.opts.max_payload > 0 {
                             assert!(data.len() as u64 <= self.opts.max_payload);
                         }
-                        let binary = a == 1;
                         if !binary && !self.opts.skip_utf8_validation {
                             assert!(std::str::from_utf8(&data).is_ok(), "invalid text");
                         }
@@ -416,7 +408,6 @@ impl Session {
                         );
                         self.out.push(Event::Message { binary, data, ends });
                     }
-                    other => panic!("unknown record type {other}"),
                 }
             }
 
@@ -817,7 +808,7 @@ pub fn utf8(data: &[u8]) {
     };
     let std_result = std::str::from_utf8(bytes);
     let fail = std_result.err().and_then(|e| fail_index(bytes, e));
-    assert_eq!(crate::utf8::is_valid(bytes), std_result.is_ok());
+    assert_eq!(ws_native::utf8::is_valid(bytes), std_result.is_ok());
 
     let mut rng = Rng::new(u64::from(mode));
     let mut v = Utf8Validator::new();
