@@ -148,23 +148,29 @@ function readStartDisabled() {
 // itself (the native listener hands connections to the HTTP server ws would
 // have created, and counts its own there so that `close()` waits for them).
 //
-function checkServerAccounting() {
-  const server = http.createServer();
-
+/**
+ * @param {net.Server} server A server, not listening
+ * @return {(String|null)} What is wrong, or `null`
+ * @private
+ */
+function checkServerAccounting(server) {
   if (typeof server._connections !== 'number') {
-    fail('nativeListener', 'net.Server#_connections is not a number');
-    return false;
+    return 'net.Server#_connections is not a number';
   }
 
   if (typeof server._emitCloseIfDrained !== 'function') {
-    fail('nativeListener', 'net.Server#_emitCloseIfDrained is missing');
-    return false;
+    return 'net.Server#_emitCloseIfDrained is missing';
   }
 
-  return true;
+  return null;
 }
 
-const serverAccounting = checkServerAccounting();
+const serverAccounting = (() => {
+  const why = checkServerAccounting(http.createServer());
+
+  if (why !== null) fail('nativeListener', why);
+  return why === null;
+})();
 
 /**
  * Gives a socket to a server as if the server had accepted it.
@@ -436,6 +442,7 @@ function report() {
 }
 
 module.exports = {
+  checkServerAccounting,
   adoptConnection,
   connectionCount,
   countConnection,

@@ -59,20 +59,36 @@ pub const RECORD_LEN: usize = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
     /// `chunk[start..end]` is payload of the current data message.
-    Piece { start: usize, end: usize },
+    Piece {
+        start: usize,
+        end: usize,
+    },
     /// `chunk[start..end]` is payload of the current control frame.
-    CtrlPiece { start: usize, end: usize },
+    CtrlPiece {
+        start: usize,
+        end: usize,
+    },
     /// The data message is complete: its payload is the pieces since the
     /// last completion.
-    Message { binary: bool },
+    Message {
+        binary: bool,
+    },
     Ping,
     Pong,
     /// A close frame; its reason is the control pieces after two bytes.
-    Close { code: u16 },
+    Close {
+        code: u16,
+    },
     /// A protocol error: an id of the error table and its message's number.
-    Error { id: u32, arg: u32 },
+    Error {
+        id: u32,
+        arg: u32,
+    },
     /// A compressed message is complete: `take_inflated` has its payload.
-    Inflated { binary: bool, len: u32 },
+    Inflated {
+        binary: bool,
+        len: u32,
+    },
 }
 
 impl Record {

@@ -65,7 +65,7 @@ const ODD = {
   null: () => null,
   undefined: () => undefined,
   true: () => true,
-  'a String object': (v) => new String(v), // eslint-disable-line no-new-wrappers
+  'a String object': (v) => new String(v),  
   'a BigInt': () => 13n,
   'a Symbol': () => Symbol('x')
 };
