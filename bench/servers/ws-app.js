@@ -42,12 +42,23 @@ module.exports = function start(WebSocketServer) {
     maxPayload: 64 * 1024 * 1024
   });
 
+  //
+  // BENCH_BROADCAST=publish: a topic every connection subscribes to, and
+  // `wss.publish()` (ws-native's topics; ws has none, and broadcasts with
+  // `clients.forEach`).
+  //
+  const publish =
+    process.env.BENCH_BROADCAST === 'publish' &&
+    typeof wss.publish === 'function';
+
   wss.on('connection', (ws) => {
     ws.on('error', () => {});
+    if (publish) ws.subscribe('all');
     ws.on('message', (data, isBinary) => {
       if (!isBinary && data.length === 2 && data[0] === 0x21) {
         if (data[1] === 0x42) {
-          wss.clients.forEach((c) => c.send(BCAST));
+          if (publish) wss.publish('all', BCAST);
+          else wss.clients.forEach((c) => c.send(BCAST));
           return;
         }
         if (data[1] === 0x47) {
