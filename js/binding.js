@@ -99,6 +99,7 @@ module.exports = {
           listenerClose: addon.nativeListenerClose,
           listenerPause: addon.nativeListenerPause,
           listenerSweep: addon.nativeListenerSweep,
+          listenerSetRef: addon.nativeListenerSetRef,
           addresses: addon.nativeAddresses,
           setNoDelay: addon.nativeSetNoDelay,
           setKeepAlive: addon.nativeSetKeepAlive

@@ -49,7 +49,7 @@ function detachFromHttp(socket, req, listeners) {
     socket.removeListener(event, listener);
   }
 
-  if (!socket.parser) return;
+  if (!internals.isOwnedByHttp(socket)) return;
 
   internals.releaseParser(socket, req);
 

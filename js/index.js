@@ -7,6 +7,7 @@ const Sender = require('./sender');
 const subprotocol = require('./subprotocol');
 const WebSocket = require('./websocket');
 const WebSocketServer = require('./websocket-server');
+const { serve } = require('./serve');
 
 //
 // The same shape as ws's entry point, except `Receiver` (ours is not a
@@ -20,5 +21,10 @@ WebSocket.Server = WebSocketServer;
 WebSocket.subprotocol = subprotocol;
 WebSocket.WebSocket = WebSocket;
 WebSocket.WebSocketServer = WebSocketServer;
+
+//
+// Not in ws: Bun's `serve()`.
+//
+WebSocket.serve = serve;
 
 module.exports = WebSocket;

@@ -897,6 +897,8 @@ Receiver.prototype.onError = NOOP;
 Receiver.prototype.onDrain = NOOP;
 
 module.exports = Receiver;
+module.exports.parserOptions = parserOptions;
+module.exports.inflateParams = inflateParams;
 
 /**
  * Emits a deferred event and resumes the dispatch loop.

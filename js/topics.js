@@ -148,7 +148,7 @@ class Topics {
    * @param {Object} [options] `binary` and `compress`, as for `send()`
    * @param {(WebSocket|null)} except The connection that publishes, left
    *     out, or `null`
-   * @return {Boolean} Whether a local subscriber was sent the message
+   * @return {Number} What `_deliver()` returns
    * @public
    */
   publish(topic, data, options, except) {
@@ -187,121 +187,186 @@ class Topics {
    * @param {Boolean} binary Whether it is binary
    * @param {Boolean} compress Whether to compress it (with
    *     permessage-deflate)
-   * @param {(WebSocket|null)} except A connection left out
-   * @return {Boolean} Whether a subscriber was sent the message
+   * @param {(Object|null)} except A connection left out
+   * @return {Number} The payload's length if every subscriber took it at
+   *     once, -1 if one queued it behind backpressure, 0 if none was sent it
    * @private
    */
   _deliver(topic, payload, binary, compress, except) {
     const subscribers = this._map.get(topic);
 
-    if (subscribers === undefined) return false;
+    if (subscribers === undefined) return 0;
 
-    const flags = (binary ? 0x02 : 0x01) | FIN;
-    const options = { binary, compress, fin: true, mask: false };
-    let shared = null;
-    let frame = null;
-    let compressed = null;
-    let sent = false;
+    const delivery = new Delivery(payload, binary, compress);
+    let status = 0;
 
     try {
       for (const ws of subscribers) {
-        if (ws === except || ws.readyState !== OPEN) continue;
+        if (ws === except) continue;
 
-        const sender = ws._sender;
+        const s = ws._light === true ? ws._takePublish(delivery) : toWebSocket(ws, delivery);
 
-        sent = true;
-
-        if (compress && wantsCompression(ws, payload)) {
-          const deflate = ws._extensions[PerMessageDeflate.extensionName];
-
-          if (!deflate.params.server_no_context_takeover) {
-            //
-            // Its compressor keeps a context: compressed for it alone.
-            //
-            sender.send(payload, options);
-            continue;
-          }
-
-          if (compressed === null) compressed = new Map();
-
-          const bits = deflate.params.server_max_window_bits || 15;
-          let bytes = compressed.get(bits);
-
-          if (bytes === undefined) {
-            bytes = deflate.compressSync(toInput(payload), true);
-            compressed.set(bits, bytes);
-          }
-
-          sendCompressed(sender, bytes, flags);
-          continue;
-        }
-
-        if (sender instanceof NativeSender && sender.idle) {
-          if (shared === null) shared = transport.share(payload);
-          sender._shared(shared, flags);
-        } else if (sender.idle) {
-          if (frame === null) {
-            frame = Sender.frame(payload, { fin: true, opcode: flags & 0x0f });
-          }
-
-          sender.sendFrame(frame);
-        } else {
-          //
-          // Behind a blob or a compression job: queued (a copy) in order.
-          //
-          sender.send(payload, { ...options, compress: false });
-        }
+        if (s === -1 || (s > 0 && status === 0)) status = s === -1 ? -1 : delivery.length;
       }
     } finally {
-      if (shared !== null) transport.unshare();
+      delivery.done();
     }
 
-    return sent;
+    return status;
   }
 }
 
 /**
- * Whether a message to a connection is compressed: permessage-deflate was
- * negotiated and the size is over the threshold (which applies only
- * without context takeover, as for `send()`).
- *
- * @param {WebSocket} ws The connection
- * @param {(String|Buffer)} payload The message
- * @return {Boolean}
- * @private
+ * A message being published: framed, staged and compressed at most once,
+ * when the first subscriber that needs it asks.
  */
-function wantsCompression(ws, payload) {
-  const deflate = ws._extensions[PerMessageDeflate.extensionName];
+class Delivery {
+  /**
+   * @param {(String|Buffer)} payload The message
+   * @param {Boolean} binary Whether it is binary
+   * @param {Boolean} compress Whether to compress it
+   */
+  constructor(payload, binary, compress) {
+    this.payload = payload;
+    this.binary = binary;
+    this.compress = compress;
+    this.flags = (binary ? 0x02 : 0x01) | FIN;
+    this.length =
+      typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    this._shared = null;
+    this._frame = null;
+    this._compressed = null;
+  }
 
-  if (deflate === undefined) return false;
-  if (!deflate.params.server_no_context_takeover) return true;
+  /**
+   * The payload staged once for the native transport.
+   *
+   * @return {Object} What `transport.share()` returned
+   */
+  shared() {
+    if (this._shared === null) this._shared = transport.share(this.payload);
+    return this._shared;
+  }
 
-  const length =
-    typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  /**
+   * The frame, for stream connections.
+   *
+   * @return {Buffer[]} The frame
+   */
+  frame() {
+    if (this._frame === null) {
+      this._frame = Sender.frame(this.payload, {
+        fin: true,
+        opcode: this.flags & 0x0f
+      });
+    }
 
-  return length >= deflate._threshold;
+    return this._frame;
+  }
+
+  /**
+   * Whether a connection with these extensions gets the message compressed
+   * (negotiated, and over the threshold, which applies only without
+   * context takeover, as for `send()`).
+   *
+   * @param {Object} extensions The connection's extensions
+   * @return {Boolean}
+   */
+  compressesFor(extensions) {
+    if (!this.compress) return false;
+
+    const deflate = extensions[PerMessageDeflate.extensionName];
+
+    if (deflate === undefined) return false;
+    if (!deflate.params.server_no_context_takeover) return true;
+    return this.length >= deflate._threshold;
+  }
+
+  /**
+   * The compressed message for a connection whose server side resets its
+   * context per message: the same bytes for every such connection with the
+   * same window size.
+   *
+   * @param {PerMessageDeflate} deflate The connection's extension
+   * @return {Buffer} The compressed payload
+   */
+  compressed(deflate) {
+    if (this._compressed === null) this._compressed = new Map();
+
+    const bits = deflate.params.server_max_window_bits || 15;
+    let bytes = this._compressed.get(bits);
+
+    if (bytes === undefined) {
+      bytes = deflate.compressSync(
+        typeof this.payload === 'string'
+          ? Buffer.from(this.payload)
+          : this.payload,
+        true
+      );
+      this._compressed.set(bits, bytes);
+    }
+
+    return bytes;
+  }
+
+  /**
+   * The publish is over.
+   */
+  done() {
+    if (this._shared !== null) transport.unshare();
+  }
 }
 
 /**
- * @param {(String|Buffer)} payload A message
- * @return {Buffer} Its bytes
- * @private
- */
-function toInput(payload) {
-  return typeof payload === 'string' ? Buffer.from(payload) : payload;
-}
-
-/**
- * Sends bytes compressed already with RSV1, in order with the sender's
- * other frames.
+ * Delivers a publish to a `WebSocket` (the ws API).
  *
- * @param {Sender} sender The sender
- * @param {Buffer} bytes The compressed message
- * @param {Number} flags The frame's flags (without RSV1)
+ * @param {WebSocket} ws The subscriber
+ * @param {Delivery} delivery The message
+ * @return {Number} 1 if sent, 0 if not (the connection is not open)
  * @private
  */
-function sendCompressed(sender, bytes, flags) {
-  sender._frameOrQueue(bytes, flags | RSV1, true);
+function toWebSocket(ws, delivery) {
+  if (ws.readyState !== OPEN) return 0;
+
+  const sender = ws._sender;
+
+  if (delivery.compressesFor(ws._extensions)) {
+    const deflate = ws._extensions[PerMessageDeflate.extensionName];
+
+    if (deflate.params.server_no_context_takeover) {
+      sender._frameOrQueue(delivery.compressed(deflate), delivery.flags | RSV1, true);
+    } else {
+      //
+      // Its compressor keeps a context: compressed for it alone.
+      //
+      sender.send(delivery.payload, {
+        binary: delivery.binary,
+        compress: true,
+        fin: true,
+        mask: false
+      });
+    }
+
+    return 1;
+  }
+
+  if (sender instanceof NativeSender && sender.idle) {
+    sender._shared(delivery.shared(), delivery.flags);
+  } else if (sender.idle) {
+    sender.sendFrame(delivery.frame());
+  } else {
+    //
+    // Behind a blob or a compression job: queued (a copy) in order.
+    //
+    sender.send(delivery.payload, {
+      binary: delivery.binary,
+      compress: false,
+      fin: true,
+      mask: false
+    });
+  }
+
+  return 1;
 }
 
 module.exports = Topics;

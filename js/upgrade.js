@@ -11,6 +11,7 @@ const {
   parseProtocols,
   readHandshake
 } = require('./handshake');
+const internals = require('./node-internals');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
 
 const kUpgraded = Symbol('ws-native-upgraded');
@@ -227,7 +228,7 @@ function findError(server, req, values) {
   }
 
   if (isOwnedByHttp(socket)) {
-    const res = socket._httpMessage;
+    const res = internals.responseOf(socket);
 
     if (!res || res.req !== req) {
       return refusal(
@@ -511,4 +512,4 @@ function destroySocket() {
   this.destroy();
 }
 
-module.exports = { upgrade, upgradeError };
+module.exports = { readOptions, upgrade, upgradeError };

@@ -10,10 +10,17 @@ const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
 const nativeListener = require('./transport/native-listener');
 const Topics = require('./topics');
+const { WebSocketHandlers, openConnection } = require('./server-websocket');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
 const { acceptKey } = require('./binding');
-const { CLOSE_TIMEOUT, kWebSocket, NOOP } = require('./constants');
+const {
+  CLOSE_TIMEOUT,
+  EMPTY_BUFFER,
+  kWebSocket,
+  NO_EXTENSIONS,
+  NOOP
+} = require('./constants');
 const { isOwnedByHttp, takeFromHttp } = require('./http-takeover');
 const { NativeConnection } = require('./transport/native-connection');
 const {
@@ -207,6 +214,14 @@ class WebSocketServer extends EventEmitter {
     //
     this._topics = new Topics(options.adapter || null);
 
+    //
+    // The Bun model: handlers instead of `'connection'` and a WebSocket.
+    //
+    this._handlers =
+      options.websocket == null
+        ? null
+        : new WebSocketHandlers(options.websocket, this._topics);
+
     this.options = options;
     this._state = RUNNING;
   }
@@ -231,7 +246,7 @@ class WebSocketServer extends EventEmitter {
       throw new TypeError('publish() requires a non-empty topic name (a string)');
     }
 
-    return this._topics.publish(topic, data, options, null);
+    return this._topics.publish(topic, data, options, null) !== 0;
   }
 
   /**
@@ -287,6 +302,8 @@ class WebSocketServer extends EventEmitter {
     this._state = CLOSING;
     clearTimeout(this._listenCheck);
 
+    if (this._handlers !== null) this._handlers.stop();
+
     if (this._topics.adapter !== null) {
       //
       // Its failures are reported on the adapter (`'error'`).
@@ -337,6 +354,20 @@ class WebSocketServer extends EventEmitter {
     const pathname = query === -1 ? req.url : req.url.slice(0, query);
 
     return pathname === this.options.path;
+  }
+
+  /**
+   * An upgrade request the native listener checked and parsed (`port`
+   * mode).
+   *
+   * @param {http.IncomingMessage} req The request
+   * @param {NativeConnection} conn Its connection
+   * @private
+   */
+  _onNativeUpgrade(req, conn) {
+    this.handleUpgrade(req, conn, EMPTY_BUFFER, (ws) => {
+      this.emit('connection', ws, req);
+    });
   }
 
   /**
@@ -476,7 +507,7 @@ class WebSocketServer extends EventEmitter {
       return;
     }
 
-    if (native ? socket._ws !== null : socket[kWebSocket]) {
+    if (native ? socket._owner !== null : socket[kWebSocket]) {
       throw new Error(
         'server.handleUpgrade() was called more than once with the same ' +
           'socket, possibly due to a misconfiguration'
@@ -495,10 +526,6 @@ class WebSocketServer extends EventEmitter {
     //
     if (!native && isOwnedByHttp(socket)) takeFromHttp(req, socket);
 
-    const ws = new this.options.WebSocket(null, undefined, this.options);
-
-    ws._topics = this._topics;
-
     const lines = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
@@ -511,27 +538,49 @@ class WebSocketServer extends EventEmitter {
         ? bun.protocol
         : selectProtocol(this.options.handleProtocols, protocols, req);
 
-    if (protocol) {
-      lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
-      ws._protocol = protocol;
-    }
+    if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
 
     const deflate = extensions[PerMessageDeflate.extensionName];
 
-    if (deflate) {
-      lines.push(`Sec-WebSocket-Extensions: ${deflate._header}`);
-      ws._extensions = extensions;
-    }
+    if (deflate) lines.push(`Sec-WebSocket-Extensions: ${deflate._header}`);
 
     if (bun) {
       for (const [name, value] of bun.headers) lines.push(`${name}: ${value}`);
-      ws.data = bun.data;
     }
 
     //
     // Listeners may still add, change or remove lines.
     //
     this.emit('headers', lines, req);
+
+    if (this._handlers !== null) {
+      //
+      // Handler-based (the `websocket` option): a ServerWebSocket, whose
+      // `open` has run when it is returned.
+      //
+      if (!native) socket.removeListener('error', destroySocket);
+      if (debug.enabled) debug('= open: %s %s', req.method, req.url);
+
+      const sws = openConnection(
+        this._handlers,
+        socket,
+        head,
+        deflate ? extensions : NO_EXTENSIONS,
+        protocol || '',
+        bun ? bun.data : undefined,
+        `${lines.join('\r\n')}\r\n\r\n`
+      );
+
+      cb(sws, req);
+      return;
+    }
+
+    const ws = new this.options.WebSocket(null, undefined, this.options);
+
+    ws._topics = this._topics;
+    if (protocol) ws._protocol = protocol;
+    if (deflate) ws._extensions = extensions;
+    if (bun) ws.data = bun.data;
 
     if (this._socketOptions === undefined) {
       this._socketOptions = Object.freeze({

@@ -359,6 +359,38 @@ class WebSocket extends EventEmitter {
   }
 
   /**
+   * A record of the native transport (see js/transport/native.js).
+   *
+   * @param {Number} type The record type
+   * @param {Number} a Its first number
+   * @param {Number} b Its second number
+   * @param {Buffer} buffer The slab, or the message of MESSAGE_EXTRA
+   * @return {Boolean} `false` to stop reading until the receiver drains
+   * @private
+   */
+  _onNativeRecord(type, a, b, buffer) {
+    return this._receiver.record(type, a, b, buffer);
+  }
+
+  /**
+   * The native transport's batch is over.
+   *
+   * @param {Buffer} slab The slab
+   * @private
+   */
+  _onNativeBatchEnd(slab) {
+    this._receiver.endBatch(slab);
+  }
+
+  /**
+   * Queued bytes were written (the native transport): nothing to do, the
+   * callbacks of the sends are the connection's.
+   *
+   * @private
+   */
+  _onTransportWritten() {}
+
+  /**
    * The peer ended its side of the connection.
    *
    * @private
@@ -509,7 +541,7 @@ class WebSocket extends EventEmitter {
     if (this._topics === null || this._readyState !== OPEN) return false;
 
     checkTopic(topic, 'publish');
-    return this._topics.publish(topic, data, options, this);
+    return this._topics.publish(topic, data, options, this) !== 0;
   }
 
   /**

@@ -769,6 +769,12 @@ pub fn native_listener_pause(id: u32, paused: bool) {
     with(|s| s.transport.pause_listener(id, paused));
 }
 
+/// Whether a listener keeps the event loop alive (`unref()`/`ref()`).
+#[napi(js_name = "nativeListenerSetRef")]
+pub fn native_listener_set_ref(id: u32, on: bool) {
+    with(|s| s.transport.set_listener_ref(id, on));
+}
+
 /// Descriptors of a listener's connections that have sent nothing for
 /// `ms` milliseconds, now JS's (for Node's HTTP server).
 #[napi(js_name = "nativeListenerSweep")]

@@ -149,7 +149,7 @@ class NativeConnection {
     this._shell = shell;
     this._listener = listener;
     this._view = null;
-    this._ws = null;
+    this._owner = null;
     this._sender = null;
 
     //
@@ -266,13 +266,30 @@ class NativeConnection {
    * @public
    */
   attach(ws, config, input, extensions, generateMask) {
-    this._ws = ws;
     this._sender = new NativeSender(this, extensions, generateMask);
+    this.start(ws, config, input);
+    return this._sender;
+  }
+
+  /**
+   * Starts reading for `owner`: Rust parses with the receiver options
+   * numbered `config` (the bytes read before the takeover first), and the
+   * owner gets the records (`_onNativeRecord(type, a, b, buffer)`,
+   * `_onNativeBatchEnd(slab)`) and hears of the end of stream, errors and
+   * the close (`_onTransportEnd()`, `_onTransportError(err)`,
+   * `_onTransportClose()`).
+   *
+   * @param {Object} owner The WebSocket (or handler-based connection)
+   * @param {Number} config The receiver options' number (`configure()`)
+   * @param {Buffer} [input] Bytes read before the takeover
+   * @public
+   */
+  start(owner, config, input) {
+    this._owner = owner;
 
     const r = native.attach(this._id, config, input);
 
     if (r < 0) this.destroy(errnoError(-r, 'read'));
-    return this._sender;
   }
 
   /**
@@ -476,8 +493,15 @@ class NativeConnection {
    * @private
    */
   _queuedFrame(sender, payload, bytes, cb) {
-    sender._bufferedBytes += payload;
-    this._outboxPayload += payload;
+    //
+    // A WebSocket counts what its sender holds in `bufferedAmount`; a
+    // handler-based connection (no sender) counts the outbox itself.
+    //
+    if (sender !== null) {
+      sender._bufferedBytes += payload;
+      this._outboxPayload += payload;
+    }
+
     this._outboxBytes += bytes;
 
     if (typeof cb === 'function') {
@@ -499,8 +523,11 @@ class NativeConnection {
     const callbacks = this._outboxCallbacks;
     const bytes = this._outboxBytes;
 
-    this._sender._bufferedBytes -= this._outboxPayload;
-    this._outboxPayload = 0;
+    if (this._outboxPayload !== 0) {
+      this._sender._bufferedBytes -= this._outboxPayload;
+      this._outboxPayload = 0;
+    }
+
     this._outboxBytes = 0;
     this._outboxCallbacks = null;
 
@@ -574,10 +601,9 @@ class NativeConnection {
    */
   _record(type, a, b, slab, extras) {
     if (type < EOF) {
-      const receiver = this._ws._receiver;
       const buffer = type === MESSAGE_EXTRA ? extras[a] : slab;
 
-      if (!receiver.record(type, a, b, buffer)) this.hold(true);
+      if (!this._owner._onNativeRecord(type, a, b, buffer)) this.hold(true);
       return;
     }
 
@@ -604,9 +630,7 @@ class NativeConnection {
    * @private
    */
   _endBatch(slab) {
-    if (this._ws !== null && this._ws._receiver !== null) {
-      this._ws._receiver.endBatch(slab);
-    }
+    if (this._owner !== null) this._owner._onNativeBatchEnd(slab);
   }
 
   /**
@@ -624,6 +648,8 @@ class NativeConnection {
     if (needDrain && queued < HIGH_WATER_MARK && this._view !== null) {
       this._view.emit('drain');
     }
+
+    if (this._owner !== null) this._owner._onTransportWritten();
   }
 
   /**
@@ -638,7 +664,7 @@ class NativeConnection {
 
     this._ended = true;
     if (this._view !== null) this._view.emit('end');
-    if (this._ws !== null) this._ws._onTransportEnd();
+    if (this._owner !== null) this._owner._onTransportEnd();
     if (!this._ending) this.end();
     if (this._finished) this.destroy();
   }
@@ -721,7 +747,7 @@ function closed(conn) {
   }
 
   if (conn._view !== null) conn._view._closed(conn._hadError);
-  if (conn._ws !== null) conn._ws._onTransportClose();
+  if (conn._owner !== null) conn._owner._onTransportClose();
 }
 
 /**
@@ -731,7 +757,7 @@ function closed(conn) {
  */
 function emitError(conn, err) {
   if (conn._view !== null) conn._view._error(err);
-  if (conn._ws !== null) conn._ws._onTransportError(err);
+  if (conn._owner !== null) conn._owner._onTransportError(err);
 }
 
 /**

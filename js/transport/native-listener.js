@@ -11,7 +11,6 @@ const internals = require('../node-internals');
 const transport = require('./native');
 const { NativeConnection } = require('./native-connection');
 const { native } = require('../binding');
-const { EMPTY_BUFFER } = require('../constants');
 
 //
 // The native listener of `port` mode: Rust listens and accepts, and takes a
@@ -137,12 +136,14 @@ function listenError(errno, address, port) {
  */
 class NativeListener {
   /**
-   * @param {WebSocketServer} wss The WebSocket server
+   * @param {Object} owner Who takes the upgrade requests Rust checked and
+   *     parsed (`_onNativeUpgrade(req, conn)`): a WebSocketServer, or
+   *     `serve()`'s server
    * @param {http.Server} server The HTTP server for the connections Rust
    *     does not take (never listening itself)
    */
-  constructor(wss, server) {
-    this._wss = wss;
+  constructor(owner, server) {
+    this._owner = owner;
     this._server = server;
     this._id = -1;
     this._address = null;
@@ -276,13 +277,19 @@ class NativeListener {
   _onUpgrade(id, slab, start) {
     const conn = new NativeConnection(id, null, this);
     const req = buildRequest(conn, slab, start);
-    const wss = this._wss;
 
     internals.countConnection(this._server, 1);
+    this._owner._onNativeUpgrade(req, conn);
+  }
 
-    wss.handleUpgrade(req, conn, EMPTY_BUFFER, (ws) => {
-      wss.emit('connection', ws, req);
-    });
+  /**
+   * Whether the listener keeps the event loop alive.
+   *
+   * @param {Boolean} on Whether it does
+   * @public
+   */
+  setRef(on) {
+    if (this._id !== -1) native.listenerSetRef(this._id, on);
   }
 
   /**

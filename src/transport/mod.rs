@@ -585,6 +585,13 @@ impl Transport {
         }
     }
 
+    /// Whether a listener keeps the loop alive.
+    pub fn set_listener_ref(&mut self, id: u32, on: bool) {
+        if let Some(slot) = self.listeners.get_mut(id as usize).and_then(Option::as_mut) {
+            slot.poll.set_ref(on);
+        }
+    }
+
     /// Closes a listener and the connections it accepted that are still
     /// pending (Node closes idle connections on `server.close()` too).
     pub fn close_listener(&mut self, id: u32) {
