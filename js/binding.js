@@ -95,6 +95,7 @@ module.exports = {
           counts: addon.nativeCounts,
           openCount: addon.nativeOpenCount,
           listen: addon.nativeListen,
+          bind: addon.nativeBind,
           listenerAddress: addon.nativeListenerAddress,
           listenerClose: addon.nativeListenerClose,
           listenerPause: addon.nativeListenerPause,

@@ -2,6 +2,7 @@
 
 const http = require('http');
 const https = require('https');
+const net = require('net');
 const { Readable } = require('stream');
 
 const debug = require('./debug');
@@ -11,6 +12,7 @@ const { NativeConnection } = require('./transport/native-connection');
 const { parseExtensions, parseProtocols, readHandshake, checkHandshake } = require('./handshake');
 const { readOptions } = require('./upgrade');
 const { EMPTY_BUFFER } = require('./constants');
+const { native } = require('./binding');
 
 //
 // Bun's `serve()`: `fetch(request, server)` answers every HTTP request with
@@ -103,7 +105,7 @@ class Server {
       this._listener = new nativeListener.NativeListener(this, this._http);
       this._listener.listen(port, this.hostname);
     } else {
-      this._http.listen(port, this.hostname);
+      listenNow(this._http, port, this.hostname);
     }
 
     //
@@ -379,8 +381,11 @@ class Server {
             this._http.closeAllConnections();
           }
 
+          //
+          // Newest first, as Bun does.
+          //
           if (handlers !== null) {
-            for (const ws of Array.from(handlers.connections)) {
+            for (const ws of Array.from(handlers.connections).reverse()) {
               ws.close(1001, 'Server closed');
             }
           }
@@ -634,6 +639,33 @@ function deflateOptions(value) {
   return bits === undefined
     ? { threshold: 0 }
     : { threshold: 0, serverMaxWindowBits: bits };
+}
+
+/**
+ * Has Node's server listen, bound at once where it can be (an IP address,
+ * the addon at hand) so that `server.port` is known when `serve()` returns,
+ * as in Bun; otherwise (a host name to look up) once `ready` resolves.
+ *
+ * @param {http.Server} server The server
+ * @param {(Number|String)} port The port
+ * @param {String} hostname The host
+ * @private
+ */
+function listenNow(server, port, hostname) {
+  if (native !== null && net.isIP(hostname) && Number.isInteger(+port)) {
+    const fd = native.bind(hostname, +port, 511, false);
+
+    if (fd >= 0) {
+      server.listen({ fd });
+      return;
+    }
+
+    //
+    // Node's own attempt reports the error as Node words it.
+    //
+  }
+
+  server.listen(port, hostname);
 }
 
 /**

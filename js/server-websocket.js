@@ -66,6 +66,14 @@ const DEFAULTS = {
 
 const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'uint8array'];
 
+//
+// The close reasons Bun gives a peer for a protocol error.
+//
+const BUN_REASONS = {
+  1007: 'Received invalid UTF-8',
+  1009: 'Received too big message'
+};
+
 /**
  * The handlers of a server and their options, shared by its connections.
  */
@@ -842,9 +850,16 @@ class ServerWebSocket {
       }
       case ERROR: {
         const row = errors[a];
-        const message = row ? row.message.replace('%d', b) : 'protocol error';
+        const code = row ? row.statusCode : 1002;
 
-        this._closeWith(row ? row.statusCode : 1002, message.slice(0, 123), false);
+        //
+        // Bun's reasons where Bun has one, else ws's message.
+        //
+        const reason =
+          BUN_REASONS[code] ||
+          (row ? row.message.replace('%d', b) : 'Protocol error').slice(0, 123);
+
+        this._closeWith(code, reason, false);
         break;
       }
     }
@@ -999,6 +1014,7 @@ function openConnection(handlers, socket, head, extensions, protocol, data, resp
     const ws = new WebSocket(null, undefined, handlers.socketOptions());
 
     ws._protocol = protocol;
+    ws._errorReasons = BUN_REASONS;
     if (negotiated) {
       ws._extensions = extensions;
       sws._extensions = extensions;

@@ -755,6 +755,7 @@ defineEventAttributes(WebSocket.prototype, [
 ]);
 
 WebSocket.prototype.addEventListener = addEventListener;
+WebSocket.prototype._errorReasons = null;
 WebSocket.prototype.removeEventListener = removeEventListener;
 
 module.exports = WebSocket;
@@ -974,7 +975,15 @@ function receiverOnError(err) {
 
   if (!websocket._transportClosed) {
     websocket._conn.drainToEnd();
-    websocket.close(err[kStatusCode]);
+
+    //
+    // ws sends the code alone; a handler-based connection over a stream
+    // gives Bun's reasons (js/server-websocket.js).
+    //
+    const code = err[kStatusCode];
+
+    if (websocket._errorReasons === null) websocket.close(code);
+    else websocket.close(code, websocket._errorReasons[code]);
   }
 
   if (!websocket._errorEmitted) {

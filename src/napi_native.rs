@@ -734,7 +734,7 @@ fn address_info(addr: SocketAddr) -> AddressInfo {
 /// come in batches as UPGRADE records (a valid upgrade request, already
 /// read) and HANDOFF records (a descriptor for Node's HTTP server).
 #[napi(js_name = "nativeListen")]
-pub fn native_listen(host: String, port: u32, backlog: i32) -> f64 {
+pub fn native_listen(host: String, port: u32, backlog: i32, reuse_port: Option<bool>) -> f64 {
     let Ok(ip) = host.parse::<IpAddr>() else {
         return -f64::from(libc::EINVAL);
     };
@@ -742,10 +742,33 @@ pub fn native_listen(host: String, port: u32, backlog: i32) -> f64 {
         return -f64::from(libc::EINVAL);
     };
     let addr = listener::socket_addr(ip, port);
-    match with(|s| s.transport.listen(&addr, backlog)) {
+    match with(|s| {
+        s.transport
+            .listen(&addr, backlog, reuse_port.unwrap_or(false))
+    }) {
         Some(Ok(id)) => f64::from(id),
         Some(Err(e)) => -f64::from(e),
         None => -f64::from(libc::ENOSYS),
+    }
+}
+
+/// A listening socket for Node's own server, bound now (so that its port
+/// is known at once, as Bun's `serve()` has it): the descriptor, or
+/// -errno. `reusePort` sets `SO_REUSEPORT` (several processes may listen
+/// on the port; the kernel spreads the connections).
+#[napi(js_name = "nativeBind")]
+pub fn native_bind(host: String, port: u32, backlog: i32, reuse_port: Option<bool>) -> f64 {
+    use std::os::fd::IntoRawFd;
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return -f64::from(libc::EINVAL);
+    };
+    let Ok(port) = u16::try_from(port) else {
+        return -f64::from(libc::EINVAL);
+    };
+    let addr = listener::socket_addr(ip, port);
+    match listener::bind_listen_with(&addr, backlog, reuse_port.unwrap_or(false)) {
+        Ok(fd) => f64::from(fd.into_raw_fd()),
+        Err(e) => -f64::from(e),
     }
 }
 

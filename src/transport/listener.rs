@@ -323,6 +323,13 @@ fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()
 /// it only when asked (`listen({ ipv6Only })`), which ws never does.
 /// Returns the errno on failure.
 pub fn bind_listen(addr: &SocketAddr, backlog: i32) -> Result<OwnedFd, i32> {
+    bind_listen_with(addr, backlog, false)
+}
+
+/// `bind_listen`, with `SO_REUSEPORT` if `reuse_port` (several processes
+/// then listen on the same port, and the kernel spreads the connections
+/// between them).
+pub fn bind_listen_with(addr: &SocketAddr, backlog: i32, reuse_port: bool) -> Result<OwnedFd, i32> {
     let family = match addr {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -341,6 +348,9 @@ pub fn bind_listen(addr: &SocketAddr, backlog: i32) -> Result<OwnedFd, i32> {
     // SAFETY: a new descriptor that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1).map_err(|e| errno(&e))?;
+    if reuse_port {
+        set_int_option(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1).map_err(|e| errno(&e))?;
+    }
     if family == libc::AF_INET6 {
         set_int_option(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0).map_err(|e| errno(&e))?;
     }

@@ -541,8 +541,13 @@ impl Transport {
     //
 
     /// Listens on `addr`; returns the listener id, or the errno.
-    pub fn listen(&mut self, addr: &SocketAddr, backlog: i32) -> Result<u32, i32> {
-        let fd = listener::bind_listen(addr, backlog)?;
+    pub fn listen(
+        &mut self,
+        addr: &SocketAddr,
+        backlog: i32,
+        reuse_port: bool,
+    ) -> Result<u32, i32> {
+        let fd = listener::bind_listen_with(addr, backlog, reuse_port)?;
         if self.spare_fd.is_none() {
             self.spare_fd = listener::spare_fd();
         }
