@@ -1,5 +1,6 @@
 'use strict';
 
+const cluster = require('cluster');
 const http = require('http');
 const https = require('https');
 const net = require('net');
@@ -99,13 +100,19 @@ class Server {
     this.hostname = options.hostname == null ? '0.0.0.0' : options.hostname;
     this.development = false;
 
-    const listen = { port, host: this.hostname };
+    const reusePort = !!options.reusePort;
+    const listen = { port, host: this.hostname, reusePort };
 
     if (!this._tls && nativeListener.canListen(listen)) {
       this._listener = new nativeListener.NativeListener(this, this._http);
-      this._listener.listen(port, this.hostname);
+      this._listener.listen(port, this.hostname, undefined, reusePort);
+    } else if (cluster.isWorker && !reusePort) {
+      //
+      // The primary's socket, shared by the workers (round robin).
+      //
+      this._http.listen(port, this.hostname);
     } else {
-      listenNow(this._http, port, this.hostname);
+      listenNow(this._http, port, this.hostname, reusePort);
     }
 
     //
@@ -595,6 +602,9 @@ class Server {
  * @param {String} [options.hostname='0.0.0.0'] The address to listen on
  * @param {Object} [options.tls] `https.createServer()`'s options (`key`,
  *     `cert`, ...): HTTPS and wss
+ * @param {Boolean} [options.reusePort=false] Listen with SO_REUSEPORT:
+ *     several processes may serve the port (the kernel spreads the
+ *     connections)
  * @param {Object} [options.adapter] A topics adapter (ws-native/redis)
  * @return {Server} The server, listening
  */
@@ -649,11 +659,12 @@ function deflateOptions(value) {
  * @param {http.Server} server The server
  * @param {(Number|String)} port The port
  * @param {String} hostname The host
+ * @param {Boolean} reusePort Whether to set SO_REUSEPORT
  * @private
  */
-function listenNow(server, port, hostname) {
+function listenNow(server, port, hostname, reusePort) {
   if (native !== null && net.isIP(hostname) && Number.isInteger(+port)) {
-    const fd = native.bind(hostname, +port, 511, false);
+    const fd = native.bind(hostname, +port, 511, reusePort);
 
     if (fd >= 0) {
       server.listen({ fd });
@@ -665,7 +676,7 @@ function listenNow(server, port, hostname) {
     //
   }
 
-  server.listen(port, hostname);
+  server.listen({ port, host: hostname, reusePort: reusePort || undefined });
 }
 
 /**

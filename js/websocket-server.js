@@ -4,6 +4,7 @@
 
 const EventEmitter = require('events');
 const http = require('http');
+const net = require('net');
 const { Duplex } = require('stream');
 
 const debug = require('./debug');
@@ -13,7 +14,7 @@ const Topics = require('./topics');
 const { WebSocketHandlers, openConnection } = require('./server-websocket');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
-const { acceptKey } = require('./binding');
+const { acceptKey, native } = require('./binding');
 const {
   CLOSE_TIMEOUT,
   EMPTY_BUFFER,
@@ -115,6 +116,10 @@ class WebSocketServer extends EventEmitter {
    * @param {Boolean} [options.noServer=false] Use no HTTP server: the
    *     application calls `handleUpgrade()` or `upgrade()`
    * @param {String} [options.path] Accept only requests for this path
+   * @param {Boolean} [options.reusePort=false] Listen with `SO_REUSEPORT`
+   *     (`port` mode): several processes (cluster workers, PM2 instances)
+   *     may listen on the port, each with the native listener, and the
+   *     kernel spreads the connections between them
    * @param {Number} [options.requestTimeout=300000] How long a client may
    *     take to send the whole handshake request (`port` mode, Node's
    *     option)
@@ -170,7 +175,19 @@ class WebSocketServer extends EventEmitter {
       if (nativeListener.canListen(options)) {
         this._listener = new nativeListener.NativeListener(this, this._server);
         if (callback) this._server.once('listening', callback);
-        this._listener.listen(options.port, options.host, options.backlog);
+        this._listener.listen(
+          options.port,
+          options.host,
+          options.backlog,
+          options.reusePort
+        );
+      } else if (options.reusePort) {
+        //
+        // Node's server, on a socket bound with SO_REUSEPORT (Node's own
+        // `reusePort` needs 22.12 or later).
+        //
+        if (callback) this._server.once('listening', callback);
+        listenReusingPort(this._server, options);
       } else {
         this._server.listen(
           options.port,
@@ -336,6 +353,65 @@ class WebSocketServer extends EventEmitter {
     } else {
       process.nextTick(emitClose, this);
     }
+  }
+
+  /**
+   * Shuts the server down gracefully: stops accepting (as `close()`), sends
+   * each open connection a close frame (1001 "Server shutting down" by
+   * default), and resolves once they are all closed and the server is;
+   * connections still open after `timeout` milliseconds are terminated.
+   * For a worker that gets SIGTERM (or SIGINT from PM2):
+   * `process.on('SIGTERM', () => wss.shutdown().then(() => process.exit(0)))`.
+   * Without `clientTracking` (and handlers), the connections cannot be
+   * listed: only the server closes.
+   *
+   * @param {Object} [options] Options
+   * @param {Number} [options.code=1001] The close code sent
+   * @param {String} [options.reason='Server shutting down'] The reason
+   * @param {Number} [options.timeout=10000] How long to wait before the
+   *     connections still open are terminated
+   * @return {Promise<void>}
+   * @public
+   */
+  shutdown(options = {}) {
+    const code = options.code === undefined ? 1001 : options.code;
+    const reason =
+      options.reason === undefined ? 'Server shutting down' : options.reason;
+    const timeout = options.timeout === undefined ? 10000 : options.timeout;
+    const open = [];
+
+    if (this.clients) open.push(...this.clients);
+    if (this._handlers !== null) open.push(...this._handlers.connections);
+
+    const done = [
+      new Promise((resolve) => {
+        if (this._state === CLOSED) resolve();
+        else this.close(() => resolve());
+      })
+    ];
+
+    for (const ws of open) {
+      if (ws._light !== true) {
+        done.push(
+          ws.readyState === ws.CLOSED
+            ? Promise.resolve()
+            : new Promise((resolve) => ws.once('close', () => resolve()))
+        );
+      }
+
+      ws.close(code, reason);
+    }
+
+    if (this._handlers !== null) done.push(this._handlers.whenEmpty());
+
+    const timer = setTimeout(() => {
+      for (const ws of open) {
+        if (ws.readyState !== ws.CLOSED || ws._light === true) ws.terminate();
+      }
+    }, timeout);
+
+    timer.unref();
+    return Promise.all(done).then(() => clearTimeout(timer));
   }
 
   /**
@@ -709,6 +785,39 @@ function httpServerOptions(options) {
   }
 
   return result;
+}
+
+/**
+ * Has Node's server listen on a socket bound with `SO_REUSEPORT`: bound by
+ * the addon where it can (an IP address), else with Node's own option.
+ *
+ * @param {http.Server} server The server
+ * @param {Object} options The `WebSocketServer` options
+ * @private
+ */
+function listenReusingPort(server, options) {
+  const host = options.host == null ? '::' : options.host;
+  const backlog = options.backlog == null ? 511 : options.backlog;
+
+  if (native !== null && net.isIP(host) && Number.isInteger(+options.port)) {
+    let fd = native.bind(host, +options.port, backlog, true);
+
+    if (fd < 0 && options.host == null) {
+      fd = native.bind('0.0.0.0', +options.port, backlog, true);
+    }
+
+    if (fd >= 0) {
+      server.listen({ fd });
+      return;
+    }
+  }
+
+  server.listen({
+    port: options.port,
+    host: options.host == null ? undefined : options.host,
+    backlog: options.backlog == null ? undefined : options.backlog,
+    reusePort: true
+  });
 }
 
 /**

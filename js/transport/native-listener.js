@@ -1,5 +1,6 @@
 'use strict';
 
+const cluster = require('cluster');
 const dns = require('dns');
 const fs = require('fs');
 const http = require('http');
@@ -92,6 +93,15 @@ class NativeRequest extends http.IncomingMessage {
 function canListen(options) {
   if (!enabled) return false;
 
+  //
+  // A cluster worker shares the primary's listening socket through Node's
+  // server (the primary accepts, round robin): Node listens, and each
+  // upgraded connection is then taken over. With `reusePort`, each worker
+  // listens itself (SO_REUSEPORT: the kernel spreads the connections), and
+  // the native listener can.
+  //
+  if (cluster.isWorker && !options.reusePort) return false;
+
   const port = options.port;
 
   //
@@ -159,19 +169,20 @@ class NativeListener {
    * @param {Number} [backlog=511] The backlog
    * @public
    */
-  listen(port, host, backlog) {
+  listen(port, host, backlog, reusePort) {
     port = +port;
     backlog = backlog == null ? 511 : backlog;
+    reusePort = !!reusePort;
     transport.init();
 
     if (host == null) {
       //
       // As Node: the unspecified IPv6 address (dual stack), else IPv4's.
       //
-      let r = native.listen('::', port, backlog);
+      let r = native.listen('::', port, backlog, reusePort);
 
       if (r < 0 && -r === os.constants.errno.EAFNOSUPPORT) {
-        r = native.listen('0.0.0.0', port, backlog);
+        r = native.listen('0.0.0.0', port, backlog, reusePort);
         this._listened(r, '0.0.0.0', port);
       } else {
         this._listened(r, '::', port);
@@ -181,7 +192,7 @@ class NativeListener {
     }
 
     if (net.isIP(host)) {
-      this._listened(native.listen(host, port, backlog), host, port);
+      this._listened(native.listen(host, port, backlog, reusePort), host, port);
       return;
     }
 
@@ -192,7 +203,11 @@ class NativeListener {
         return;
       }
 
-      this._listened(native.listen(address, port, backlog), address, port);
+      this._listened(
+        native.listen(address, port, backlog, reusePort),
+        address,
+        port
+      );
     });
   }
 

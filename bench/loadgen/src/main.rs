@@ -3,6 +3,7 @@
 mod client;
 mod frame;
 mod procstat;
+mod pubsub;
 mod server;
 
 use client::{Cfg, Mode};
@@ -21,6 +22,10 @@ MODE
               (asks the server to collect garbage with text \"!G\" first)
   serve       a minimal Rust WebSocket server speaking the same protocol, for
               measuring the generator's ceiling (prints LISTENING <port>)
+  pubsub      N subscribers over the --url servers (a comma-separated list:
+              processes sharing a topic), one publisher on the first that
+              sends text \"P<seq> ...\" at --rate per second; deliveries/s and
+              the time from a publish to its last delivery (p50/p99/max)
 
 Options
   --url ws://HOST:PORT/PATH   server (default ws://127.0.0.1:8080/)
@@ -36,6 +41,8 @@ Options
                               measuring (default 0)
   --max-pending N             connections opening at once (default 128)
   --open-timeout SECS         give up opening after this long (default 30)
+  --rate N                    pubsub: publishes per second (default 10)
+  --socketio                  pubsub: socket.io (engine.io over WebSocket)
   --deflate                   idle: offer permessage-deflate (as browsers do:
                               `permessage-deflate; client_max_window_bits`),
                               and have every connection send one compressed
@@ -54,7 +61,7 @@ fn main() {
         "broadcast" => Some(Mode::Broadcast),
         "connect" => Some(Mode::Connect),
         "idle" => Some(Mode::Idle),
-        "serve" => None,
+        "serve" | "pubsub" => None,
         m => die(&format!("unknown mode {m}")),
     };
     let mut url = String::from("ws://127.0.0.1:8080/");
@@ -70,6 +77,8 @@ fn main() {
     let mut max_pending = 128usize;
     let mut open_timeout = 30.0f64;
     let mut deflate = false;
+    let mut rate = 10.0f64;
+    let mut socketio = false;
     let mut it = args[1..].iter();
     while let Some(a) = it.next() {
         let mut val = || {
@@ -92,6 +101,8 @@ fn main() {
             "--max-pending" => max_pending = num(&val()),
             "--open-timeout" => open_timeout = num(&val()),
             "--deflate" => deflate = true,
+            "--rate" => rate = num(&val()),
+            "--socketio" => socketio = true,
             o => die(&format!("unknown option {o}")),
         }
     }
@@ -101,6 +112,27 @@ fn main() {
     if deflate && size > 0xffff {
         die("--deflate: --size at most 65535");
     }
+    if args[0] == "pubsub" {
+        let addrs: Vec<SocketAddr> = url.split(',').map(|u| resolve(u).0).collect();
+        let cfg = pubsub::Cfg {
+            addrs,
+            conns: conns.unwrap_or(1000).max(1),
+            rate,
+            size,
+            warmup,
+            duration,
+            pids: pid
+                .map(|p| p.split(',').map(String::from).collect())
+                .unwrap_or_default(),
+            socketio,
+            open_timeout,
+        };
+        match pubsub::run(cfg) {
+            Ok(line) => println!("{line}"),
+            Err(e) => die(&format!("{e}")),
+        }
+        return;
+    }
     let Some(mode) = mode else {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         if let Err(e) = server::serve(addr) {
@@ -108,23 +140,7 @@ fn main() {
         }
         return;
     };
-    let rest = url
-        .strip_prefix("ws://")
-        .unwrap_or_else(|| die("only ws:// URLs"));
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, "/".to_string()),
-    };
-    let hostport = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    let addr = hostport
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .unwrap_or_else(|| die(&format!("cannot resolve {hostport}")));
+    let (addr, path) = resolve(&url);
     let cfg = Cfg {
         mode,
         addr,
@@ -147,6 +163,28 @@ fn main() {
         Ok(line) => println!("{line}"),
         Err(e) => die(&format!("{e}")),
     }
+}
+
+/// The address and path of a ws:// URL.
+fn resolve(url: &str) -> (SocketAddr, String) {
+    let rest = url
+        .strip_prefix("ws://")
+        .unwrap_or_else(|| die("only ws:// URLs"));
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let hostport = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let addr = hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| die(&format!("cannot resolve {hostport}")));
+    (addr, path)
 }
 
 fn num<T: std::str::FromStr>(s: &str) -> T {
