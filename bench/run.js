@@ -32,8 +32,9 @@ const help = () => `Usage: npm run bench [-- options]    (or node bench/run.js [
   --duration S         measured seconds per cell (default 2.5, quick 0.4)
   --warmup S           unmeasured seconds before (default 0.5, quick 0.2)
   --tests LIST         comma-separated, from: ${Object.keys(TESTS).join(',')}
-  --servers LIST       comma-separated, from: ws-native,ws,uws (default all),
-                       and ws-native-stream (ws-native on its stream transport)
+  --servers LIST       comma-separated, from: ws-native,ws-native-serve,ws,uws,bun
+                       (default all; bun when installed), and ws-native-stream
+                       (ws-native on its stream transport)
   --idle-conns N       connections for the idle test (default 2000, quick 1000)
   --deflate-conns N    connections for the idle-deflate tests (default 500,
                        quick 250: about 350 KB each with context takeover)
@@ -122,7 +123,9 @@ function isIdle(test) {
 
 const SERVER_LABEL = {
   'ws-native': 'ws-native',
+  'ws-native-serve': 'ws-native serve()',
   'ws-native-stream': 'ws-native (stream transport)',
+  bun: 'Bun.serve',
   ws: 'ws 8',
   uws: 'uWS.js',
   ceiling: 'ceiling'
@@ -135,7 +138,7 @@ function parseArgs(argv) {
     duration: null,
     warmup: null,
     tests: Object.keys(TESTS),
-    servers: ['ws-native', 'ws', 'uws'],
+    servers: ['ws-native', 'ws-native-serve', 'ws', 'uws', 'bun'],
     idleConns: null,
     deflateConns: null,
     ceiling: true,
@@ -278,6 +281,20 @@ function ensureUws(install) {
   return false;
 }
 
+/**
+ * Bun, if the machine has it: $BUN, `bun` on PATH, or npm's
+ * @oven/bun-linux-x64 in .nodes/bun (how .ci/run installs it).
+ */
+function findBun() {
+  const candidates = [
+    process.env.BUN,
+    path.join(ROOT, '.nodes', 'bun', 'node_modules', '@oven', `bun-linux-${process.arch === 'arm64' ? 'aarch64' : 'x64'}`, 'bin', 'bun')
+  ];
+  for (const c of candidates) if (c && fs.existsSync(c)) return c;
+  const probe = spawnSync('bun', ['--version'], { encoding: 'utf8' });
+  return probe.status === 0 ? 'bun' : null;
+}
+
 // ---------------------------------------------------------------- processes
 
 const ULIMIT = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
@@ -290,7 +307,11 @@ function startServer(name, cpu, env) {
   const cmd =
     name === 'ceiling'
       ? [LOADGEN, 'serve', '--port', '0']
-      : [process.execPath, '--expose-gc', path.join(__dirname, 'servers', `${name}.js`)];
+      : name === 'ws-native-serve'
+        ? [process.execPath, '--expose-gc', path.join(__dirname, 'servers', 'serve-app.js')]
+        : name === 'bun'
+          ? [findBun(), path.join(__dirname, 'servers', 'serve-app.js')]
+          : [process.execPath, '--expose-gc', path.join(__dirname, 'servers', `${name}.js`)];
   const child = spawn('sh', ['-c', ULIMIT, 'sh', ...pinned(cpu, cmd)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env, PORT: '0' }
@@ -501,6 +522,10 @@ async function main() {
   buildLoadgen();
   ensureAddon();
   let servers = opts.servers.slice();
+  if (servers.includes('bun') && findBun() === null) {
+    log('bench: skipping Bun: not found ($BUN, bun on PATH, or .nodes/bun from npm @oven/bun-linux-x64)');
+    servers = servers.filter((s) => s !== 'bun');
+  }
   if (servers.includes('uws') && !ensureUws(opts.install)) {
     servers = servers.filter((s) => s !== 'uws');
   }

@@ -10,6 +10,7 @@ const { Duplex } = require('stream');
 const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
 const nativeListener = require('./transport/native-listener');
+const IdleTracker = require('./idle');
 const Topics = require('./topics');
 const { WebSocketHandlers, openConnection } = require('./server-websocket');
 const upgrade = require('./upgrade');
@@ -111,6 +112,11 @@ class WebSocketServer extends EventEmitter {
    *     be made of (0: no limit)
    * @param {Number} [options.maxPayload=104857600] The largest message
    *     accepted, in bytes
+   * @param {Number} [options.idleTimeout=0] Seconds a connection may stay
+   *     silent (nothing received) before it is dropped; 0: no limit
+   * @param {Boolean} [options.sendPings=true] With `idleTimeout`, ping a
+   *     connection silent for half of it (a live peer's pong counts as
+   *     traffic)
    * @param {Number} [options.maxPendingAutoPongs=60] The most automatic pongs
    *     that may wait to be written
    * @param {Boolean} [options.noServer=false] Use no HTTP server: the
@@ -232,6 +238,21 @@ class WebSocketServer extends EventEmitter {
     this._topics = new Topics(options.adapter || null);
 
     //
+    // The heartbeat ws users write by hand: a connection silent for
+    // `idleTimeout` seconds is pinged at half of it (with `sendPings`) and
+    // dropped at its end.
+    //
+    this._idle =
+      options.idleTimeout > 0 && options.websocket == null
+        ? new IdleTracker(
+            options.idleTimeout * 1000,
+            options.sendPings !== false,
+            idlePing,
+            idleDrop
+          )
+        : null;
+
+    //
     // The Bun model: handlers instead of `'connection'` and a WebSocket.
     //
     this._handlers =
@@ -320,6 +341,7 @@ class WebSocketServer extends EventEmitter {
     clearTimeout(this._listenCheck);
 
     if (this._handlers !== null) this._handlers.stop();
+    if (this._idle !== null) this._idle.stop();
 
     if (this._topics.adapter !== null) {
       //
@@ -655,6 +677,12 @@ class WebSocketServer extends EventEmitter {
 
     ws._topics = this._topics;
     if (protocol) ws._protocol = protocol;
+    if (this._idle !== null) {
+      ws._idle = this._idle;
+      ws._idlePrev = ws._idleNext = ws._idleList = null;
+      ws._idleSeen = 0;
+      this._idle.add(ws);
+    }
     if (deflate) ws._extensions = extensions;
     if (bun) ws.data = bun.data;
 
@@ -785,6 +813,30 @@ function httpServerOptions(options) {
   }
 
   return result;
+}
+
+/**
+ * The idle tracker: a connection silent for half of `idleTimeout`.
+ *
+ * @param {WebSocket} ws The connection
+ * @private
+ */
+function idlePing(ws) {
+  if (ws.readyState === ws.OPEN) ws.ping();
+}
+
+/**
+ * The idle tracker: a connection silent for all of `idleTimeout` is sent a
+ * close frame (1001 "Idle timeout") and dropped at once (its `'close'` then
+ * says 1006, as for `terminate()`).
+ *
+ * @param {WebSocket} ws The connection
+ * @private
+ */
+function idleDrop(ws) {
+  if (ws.readyState !== ws.OPEN) return;
+  ws.close(1001, 'Idle timeout');
+  ws.terminate();
 }
 
 /**

@@ -379,6 +379,7 @@ class WebSocket extends EventEmitter {
    * @private
    */
   _onNativeBatchEnd(slab) {
+    if (this._idle !== null) this._idle.touch(this);
     this._receiver.endBatch(slab);
   }
 
@@ -470,6 +471,7 @@ class WebSocket extends EventEmitter {
     // A closing socket leaves its topics before its `'close'`.
     //
     if (this._subscriptions !== null) this._topics.leaveAll(this);
+    if (this._idle !== null) this._idle.remove(this);
 
     this._readyState = CLOSED;
     this.emit('close', this._closeCode, this._closeMessage);
@@ -756,6 +758,12 @@ defineEventAttributes(WebSocket.prototype, [
 
 WebSocket.prototype.addEventListener = addEventListener;
 WebSocket.prototype._errorReasons = null;
+
+//
+// The server's idle tracker (js/idle.js), when its `idleTimeout` option is
+// set: the connection then has its own (`_idle` and the tracker's fields).
+//
+WebSocket.prototype._idle = null;
 WebSocket.prototype.removeEventListener = removeEventListener;
 
 module.exports = WebSocket;

@@ -370,6 +370,27 @@ describe('serve(): ws-native', () => {
     assert.ok(pings >= 2, `${pings} pings`);
   });
 
+  test('idleTimeout on a WebSocketServer of the ws API: silent connections dropped, live ones pinged', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const WS = sut();
+    const wss = track(new WS.WebSocketServer({ port: 0, host: '127.0.0.1', idleTimeout: 0.3 }));
+    await onceEvent(wss, 'listening');
+    const url = `ws://127.0.0.1:${wss.address().port}`;
+    const started = Date.now();
+    const live = track(new (ref().WebSocket)(url));
+    const dead = track(new (ref().WebSocket)(url, { autoPong: false }));
+    let pings = 0;
+    live.on('ping', () => pings++);
+    const [code, reason] = await onceEvent(dead, 'close');
+    const elapsed = Date.now() - started;
+    assert.equal(code, 1001);
+    assert.equal(reason.toString(), 'Idle timeout');
+    assert.ok(elapsed >= 280 && elapsed < 1500, `after ${elapsed} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(live.readyState, 1);
+    assert.ok(pings >= 2, `${pings} pings`);
+  });
+
   test('the same handlers on a WebSocketServer, from an Express-style request handler', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     const http = require('node:http');

@@ -211,7 +211,10 @@ function socketOnClose() {
  * @private
  */
 function socketOnData(chunk) {
-  if (!this[kWebSocket]._receiver.write(chunk)) this.pause();
+  const websocket = this[kWebSocket];
+
+  if (websocket._idle !== null) websocket._idle.touch(websocket);
+  if (!websocket._receiver.write(chunk)) this.pause();
 }
 
 /**
