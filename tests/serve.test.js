@@ -417,6 +417,32 @@ describe('serve(): ws-native', () => {
     assert.ok(pings >= 2, `${pings} pings`);
   });
 
+  test('an idleTimeout longer than setTimeout() takes (24.8 days) sets one timer, not a 1 ms loop', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    let overflows = 0;
+    const onWarning = (w) => {
+      if (w.name === 'TimeoutOverflowWarning') overflows++;
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.removeListener('warning', onWarning));
+    const closes = [];
+    const server = await start({
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('no')),
+      websocket: {
+        idleTimeout: 60 * 24 * 3600,
+        sendPings: false,
+        message() {},
+        close: (ws, code) => closes.push(code)
+      }
+    });
+    const ws = track(new (ref().WebSocket)(`ws://127.0.0.1:${server.port}/`));
+    await onceEvent(ws, 'open');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(overflows, 0);
+    assert.equal(ws.readyState, 1);
+    assert.deepEqual(closes, []);
+  });
+
   test('the same handlers on a WebSocketServer, from an Express-style request handler', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     const http = require('node:http');
