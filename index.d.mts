@@ -1,9 +1,10 @@
 // Type definitions for the ESM entry of ws-native (js/wrapper.mjs), shaped
 // like @types/ws's index.d.mts: the named exports of ws's wrapper.mjs but
-// `Receiver`, and a default export that is the `WebSocket` class alone. The CommonJS
-// entry adds `Server`, `WebSocketServer`, `createWebSocketStream`, ... to the
-// class; the ESM entry does not, so neither do these types. Everything else
-// is the CommonJS entry's types (index.d.ts), re-exported.
+// `Receiver`, plus Bun's `serve`, and a default export that is the `WebSocket`
+// class alone. The CommonJS entry adds `Server`, `WebSocketServer`,
+// `createWebSocketStream`, `serve`, ... to the class; the ESM entry does not,
+// so neither do these types. Everything else is the CommonJS entry's types
+// (index.d.ts), re-exported.
 
 /// <reference types="node" />
 
@@ -17,6 +18,7 @@ type CommonJsStatics =
     | "extension"
     | "PerMessageDeflate"
     | "Sender"
+    | "serve"
     | "Server"
     | "subprotocol"
     | "WebSocket"
@@ -50,20 +52,30 @@ declare namespace WebSocket {
     type PerMessageDeflateOptions = Cjs.PerMessageDeflateOptions;
     type PublishOptions = Cjs.PublishOptions;
     type RawData = Cjs.RawData;
+    type ServeOptions<T = undefined> = Cjs.ServeOptions<T>;
+    type ServeServer<T = undefined> = Cjs.ServeServer<T>;
+    type ServeUpgradeOptions<T = undefined> = Cjs.ServeUpgradeOptions<T>;
     type ServerOptions<
         U extends Cjs.WebSocketClass = typeof Cjs.WebSocket,
         V extends typeof IncomingMessage = typeof IncomingMessage,
     > = Cjs.ServerOptions<U, V>;
     type ServerSideWebSocket<W extends Cjs.WebSocket = Cjs.WebSocket> = Cjs.ServerSideWebSocket<W>;
+    type ServerWebSocket<T = undefined> = Cjs.ServerWebSocket<T>;
+    type ServerWebSocketMessage = Cjs.ServerWebSocketMessage;
+    type SocketAddress = Cjs.SocketAddress;
     type Topics = Cjs.Topics;
     type UnexpectedResponseError = Cjs.UnexpectedResponseError;
     type UpgradeError = Cjs.UpgradeError;
+    type UpgradeHeaders = Cjs.UpgradeHeaders;
     type UpgradeOptions<D = any> = Cjs.UpgradeOptions<D>;
     type UpgradeRequest<R extends IncomingMessage = IncomingMessage> = Cjs.UpgradeRequest<R>;
     type VerifyClientCallbackAsync<R extends IncomingMessage = IncomingMessage> = Cjs.VerifyClientCallbackAsync<R>;
     type VerifyClientCallbackSync<R extends IncomingMessage = IncomingMessage> = Cjs.VerifyClientCallbackSync<R>;
     type WebSocketClass = Cjs.WebSocketClass;
+    type WebSocketCompressor = Cjs.WebSocketCompressor;
     type WebSocketEventMap = Cjs.WebSocketEventMap;
+    type WebSocketHandler<T = undefined> = Cjs.WebSocketHandler<T>;
+    type WebSocketServerHandlers<T = any> = Cjs.WebSocketServerHandlers<T>;
 }
 
 export import AddressInfo = WebSocket.AddressInfo;
@@ -79,17 +91,27 @@ export import MessageEvent = WebSocket.MessageEvent;
 export import PerMessageDeflateOptions = WebSocket.PerMessageDeflateOptions;
 export import PublishOptions = WebSocket.PublishOptions;
 export import RawData = WebSocket.RawData;
+export import ServeOptions = WebSocket.ServeOptions;
+export import ServeServer = WebSocket.ServeServer;
+export import ServeUpgradeOptions = WebSocket.ServeUpgradeOptions;
 export import ServerOptions = WebSocket.ServerOptions;
 export import ServerSideWebSocket = WebSocket.ServerSideWebSocket;
+export import ServerWebSocket = WebSocket.ServerWebSocket;
+export import ServerWebSocketMessage = WebSocket.ServerWebSocketMessage;
+export import SocketAddress = WebSocket.SocketAddress;
 export import Topics = WebSocket.Topics;
 export import UnexpectedResponseError = WebSocket.UnexpectedResponseError;
 export import UpgradeError = WebSocket.UpgradeError;
+export import UpgradeHeaders = WebSocket.UpgradeHeaders;
 export import UpgradeOptions = WebSocket.UpgradeOptions;
 export import UpgradeRequest = WebSocket.UpgradeRequest;
 export import VerifyClientCallbackAsync = WebSocket.VerifyClientCallbackAsync;
 export import VerifyClientCallbackSync = WebSocket.VerifyClientCallbackSync;
 export import WebSocketClass = WebSocket.WebSocketClass;
+export import WebSocketCompressor = WebSocket.WebSocketCompressor;
 export import WebSocketEventMap = WebSocket.WebSocketEventMap;
+export import WebSocketHandler = WebSocket.WebSocketHandler;
+export import WebSocketServerHandlers = WebSocket.WebSocketServerHandlers;
 
 /** The server class, as a type only: the ESM entry exports it as `WebSocketServer`. */
 export type Server<
@@ -107,6 +129,9 @@ export type PerMessageDeflate = Cjs.PerMessageDeflate;
 export const Sender: typeof Cjs.Sender;
 export type Sender = Cjs.Sender;
 export import subprotocol = Cjs.subprotocol;
+
+/** Bun's `serve()` (see index.d.ts). */
+export const serve: typeof Cjs.serve;
 
 export { WebSocket };
 export default WebSocket;

@@ -1,5 +1,6 @@
 // Type definitions for ws-native: the API of ws 8.x (shaped like @types/ws,
-// `export =` with a namespace), plus the Bun-style `upgrade()` and topics.
+// `export =` with a namespace), plus the Bun-style `upgrade()`, topics and
+// Bun's `serve()` (`ServeServer`, `ServerWebSocket`, `WebSocketHandler`).
 // The ESM entry's are in index.d.mts. tests/types/ checks that the server,
 // the sockets and the options are assignable to @types/ws's.
 
@@ -14,12 +15,13 @@ import {
     OutgoingHttpHeaders,
     Server as HTTPServer,
 } from "http";
-import { Server as HTTPSServer } from "https";
+import { Server as HTTPSServer, ServerOptions as HTTPSServerOptions } from "https";
 import { createConnection } from "net";
 import { Duplex, DuplexOptions } from "stream";
 import { SecureContextOptions } from "tls";
 import { URL } from "url";
 import { ZlibOptions } from "zlib";
+import { Adapter } from "./redis.js";
 
 /** What `send()`, `ping()` and `pong()` accept (anything `Buffer.from()` takes). */
 type BufferLike =
@@ -40,6 +42,9 @@ type BufferLike =
     | { valueOf(): readonly number[] }
     | { valueOf(): string }
     | { [Symbol.toPrimitive](hint: string): string };
+
+/** Binary data for `ServerWebSocket#send()` and the like (Bun's `BufferSource`, plus `SharedArrayBuffer`). */
+type BinaryData = ArrayBuffer | SharedArrayBuffer | ArrayBufferView;
 
 /** The zlib options of `perMessageDeflate`: a preset dictionary is not part of RFC 7692. */
 type ZlibOptionsWithoutDictionary = Omit<ZlibOptions, "dictionary">;
@@ -438,6 +443,22 @@ declare namespace WebSocket {
         maxPendingAutoPongs?: number | undefined;
         skipUTF8Validation?: boolean | undefined;
         WebSocket?: U | undefined;
+        /**
+         * Bun's handlers (`open`, `message`, `close`, ...) instead of
+         * `'connection'` and a `WebSocket`: each connection is then a
+         * `ServerWebSocket`, as with `serve()`. `'connection'` is still
+         * emitted (after `open`), with that `ServerWebSocket`, and `clients`
+         * stays empty.
+         *
+         * Trade-off: `'connection'`, `handleUpgrade()` and `clients` keep
+         * their ws types (`ServerSideWebSocket`) with this option too. A
+         * server type that depends on whether the option was given needs a
+         * type parameter inferred from the handlers object, and TypeScript
+         * infers none from an object of methods with untyped parameters: it
+         * would fall back to its default in the common case. Use the
+         * handlers (typed), or cast: `ws as unknown as WebSocket.ServerWebSocket`.
+         */
+        websocket?: WebSocketServerHandlers | undefined;
     }
 
     interface AddressInfo {
@@ -445,6 +466,12 @@ declare namespace WebSocket {
         family: string;
         port: number;
     }
+
+    /** Extra headers of a 101 response (`upgrade()`): an object, a `Headers`, or `[name, value]` pairs. */
+    type UpgradeHeaders =
+        | OutgoingHttpHeaders
+        | Headers
+        | ReadonlyArray<readonly [string, string | number | readonly string[]]>;
 
     /** The options of `WebSocketServer#upgrade()`. */
     interface UpgradeOptions<D = any> {
@@ -456,11 +483,7 @@ declare namespace WebSocket {
          * `Sec-WebSocket-Accept` and `Sec-WebSocket-Extensions` are the
          * server's and are ignored.
          */
-        headers?:
-            | OutgoingHttpHeaders
-            | Headers
-            | ReadonlyArray<readonly [string, string | number | readonly string[]]>
-            | undefined;
+        headers?: UpgradeHeaders | undefined;
         /** The first packet of the upgraded stream, as given to an `'upgrade'` listener. */
         head?: Buffer | Uint8Array | undefined;
     }
@@ -594,6 +617,310 @@ declare namespace WebSocket {
             cb: (error: Error, socket: Duplex, request: InstanceType<U>) => void,
         ): this;
         removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+    }
+
+    // ---- Bun's serve() ----
+
+    /**
+     * Starts an HTTP server, Bun style: `fetch(request, server)` answers
+     * each request (a WHATWG `Request`) with a `Response`, or calls
+     * `server.upgrade(request)` to take a WebSocket handshake over, and the
+     * connection then gets the `websocket` handlers. The server listens when
+     * this returns.
+     *
+     * `T` is the type of `ws.data` (what `upgrade(request, { data })`
+     * takes): give it (`serve<{ user: string }>({ ... })`), or let
+     * `websocket.data` (types only) or a typed handler parameter set it.
+     *
+     * @example
+     * const server = serve<{ user: string }>({
+     *     port: 3000,
+     *     fetch(req, server) {
+     *         if (server.upgrade(req, { data: { user: "alice" } })) return;
+     *         return new Response("Upgrade Required", { status: 426 });
+     *     },
+     *     websocket: {
+     *         open(ws) { ws.subscribe("chat"); },
+     *         message(ws, message) { ws.publish("chat", `${ws.data.user}: ${message}`); },
+     *     },
+     * });
+     */
+    function serve<T = undefined>(options: ServeOptions<T>): ServeServer<T>;
+
+    /** The options of `serve()`. */
+    interface ServeOptions<T = undefined> {
+        /**
+         * Answers a request: a `Response` (or a promise of one), or
+         * `undefined` once `server.upgrade(request)` returned true. What it
+         * throws or rejects with, and anything else it returns, goes to
+         * `error` (a 500 without it).
+         */
+        fetch(
+            this: ServeServer<T>,
+            request: Request,
+            server: ServeServer<T>,
+        ): Response | undefined | Promise<Response | undefined>;
+        /** Answers a request whose `fetch` failed; a 500 if it returns no `Response`. */
+        error?(this: ServeServer<T>, error: Error): Response | void | Promise<Response | void>;
+        /** Default: `$BUN_PORT`, `$PORT`, `$NODE_PORT`, else 3000; 0 for any free port. */
+        port?: number | string | undefined;
+        /** Default `"0.0.0.0"`. */
+        hostname?: string | undefined;
+        /** `https.createServer()`'s options (`key`, `cert`, ...): HTTPS and wss. */
+        tls?: HTTPSServerOptions | undefined;
+        /** Shares the topics with other servers (`require("ws-native/redis").createAdapter()`). */
+        adapter?: Adapter | undefined;
+        /** The WebSocket handlers and their options; without them, `upgrade()` throws. */
+        websocket?: WebSocketHandler<T> | undefined;
+    }
+
+    /** What `requestIP()` returns. */
+    interface SocketAddress {
+        address: string;
+        family: "IPv4" | "IPv6";
+        port: number;
+    }
+
+    /** The server `serve()` returns. */
+    interface ServeServer<T = undefined> {
+        /**
+         * The port listened on. Known when `serve()` returns when `hostname`
+         * is an IP address (the default); with a host name to look up,
+         * `undefined` until `ready` resolves.
+         */
+        readonly port: number | undefined;
+        readonly hostname: string;
+        /** `http://` (or `https://`) `hostname:port/`, with `localhost` for `0.0.0.0` and `::`. Throws while `port` is unknown. */
+        readonly url: URL;
+        /** Resolves with the server once it listens; rejects with the listen error. */
+        readonly ready: Promise<ServeServer<T>>;
+        /** Always false (Bun's development mode does not exist here). */
+        readonly development: boolean;
+        /** The WebSocket connections open now. */
+        readonly pendingWebSockets: number;
+        /** The HTTP requests whose `fetch` has not answered yet. */
+        readonly pendingRequests: number;
+
+        /**
+         * Takes a WebSocket handshake over: the 101 goes out, `open` runs
+         * (before this returns) and it returns true. False, with nothing
+         * written, when `request` is not a valid upgrade request (a plain
+         * request, a bad key or version), is not the very object `fetch` was
+         * given (`new Request(request)` is another), was upgraded or answered
+         * already, or the server is stopping: `upgradeError(request)` says
+         * why. Works after an `await`. Throws without `websocket` handlers.
+         *
+         * `data` becomes `ws.data` (the same object); `headers` are added to
+         * the 101 response, and a `Sec-WebSocket-Protocol` there picks the
+         * subprotocol.
+         */
+        upgrade(request: Request, options?: ServeUpgradeOptions<T>): boolean;
+        /** `null` if `upgrade(request)` would succeed, else why not (not in Bun). */
+        upgradeError(request: Request): { status: number; message: string } | null;
+        /**
+         * Sends to every subscriber of `topic` (text for a string, else
+         * binary). Returns the message's length (at least 1) if every
+         * subscriber took it at once, -1 if one queued it behind
+         * backpressure, 0 if none was sent it (no subscriber, or all past
+         * `backpressureLimit`).
+         */
+        publish(topic: string, data: string | BinaryData, compress?: boolean): number;
+        /** How many connections of this server are subscribed to `topic`. */
+        subscriberCount(topic: string): number;
+        /** The client's address, or `null` for a `Request` this server did not give to `fetch`. */
+        requestIP(request: Request): SocketAddress | null;
+        /**
+         * Stops accepting connections. With `closeActive`, every WebSocket
+         * gets close 1001 "Server closed" (newest first) and every HTTP
+         * connection is closed. Resolves once the listener and the
+         * connections are closed (without `closeActive`, once they closed on
+         * their own). Every call returns the same promise.
+         */
+        stop(closeActive?: boolean): Promise<void>;
+        /** Keeps the process alive while the server listens (the default). */
+        ref(): this;
+        /** Lets the process exit while the server listens. */
+        unref(): this;
+    }
+
+    /** The options of `ServeServer#upgrade()`. */
+    interface ServeUpgradeOptions<T = undefined> {
+        /** The value of `ws.data`. */
+        data?: T | undefined;
+        /**
+         * Extra headers for the 101 response. A `Sec-WebSocket-Protocol`
+         * header selects the subprotocol; `Upgrade`, `Connection`,
+         * `Sec-WebSocket-Accept` and `Sec-WebSocket-Extensions` are the
+         * server's and are ignored.
+         */
+        headers?: UpgradeHeaders | undefined;
+    }
+
+    /**
+     * A connection of `serve()`, or of a `WebSocketServer` with the
+     * `websocket` option: what the handlers get (Bun's `ServerWebSocket`).
+     * It has no events (the handlers get what it receives), and it stays
+     * usable once closed: sends and publishes return 0, `subscribe()`
+     * false, nothing throws.
+     */
+    interface ServerWebSocket<T = undefined> {
+        /** What `upgrade(request, { data })` was given (the same object); writable. */
+        data: T;
+        /** 1 while open; 3 once closed, from inside `close()` and `terminate()` on. */
+        readonly readyState: 0 | 1 | 2 | 3;
+        /** The peer's IP address, as text. */
+        readonly remoteAddress: string;
+        /** The subprotocol agreed on, or `""`. */
+        readonly protocol: string;
+        /** What binary messages are: a `Buffer` (the default), an `ArrayBuffer` or a `Uint8Array`. */
+        binaryType: "nodebuffer" | "arraybuffer" | "uint8array";
+        /** The topics subscribed to, in subscription order (a copy). */
+        readonly subscriptions: string[];
+
+        readonly CONNECTING: 0;
+        readonly OPEN: 1;
+        readonly CLOSING: 2;
+        readonly CLOSED: 3;
+
+        /**
+         * Sends a message: text for a string, binary otherwise. Returns its
+         * length in bytes, at least 1 (an empty message is 1: 0 always means
+         * "not sent"); -1 if it was queued behind bytes the peer has not read
+         * (it will be sent, and `drain` follows); 0 if it was not sent (the
+         * connection is closed, or more than `backpressureLimit` bytes are
+         * queued). `compress` applies where permessage-deflate was negotiated.
+         */
+        send(data: string | BinaryData, compress?: boolean): number;
+        /** Sends a text message; returns as `send()`. */
+        sendText(data: string, compress?: boolean): number;
+        /** Sends a binary message; returns as `send()`. */
+        sendBinary(data: BinaryData, compress?: boolean): number;
+        /**
+         * Sends to every subscriber of `topic` but this connection (unless
+         * `publishToSelf`), which need not be subscribed. Returns the
+         * message's length (at least 1) if the other subscribers took it at
+         * once, -1 if one queued it, 0 if none was sent it (also when this
+         * connection is the only subscriber, or is closed).
+         */
+        publish(topic: string, data: string | BinaryData, compress?: boolean): number;
+        /** Publishes a text message; returns as `publish()`. */
+        publishText(topic: string, data: string, compress?: boolean): number;
+        /** Publishes a binary message; returns as `publish()`. */
+        publishBinary(topic: string, data: BinaryData, compress?: boolean): number;
+        /** `true`, or `false` on a closed connection. Throws for an empty topic. */
+        subscribe(topic: string): boolean;
+        /** Whether it was subscribed. */
+        unsubscribe(topic: string): boolean;
+        isSubscribed(topic: string): boolean;
+        /** Calls `callback(ws)` and returns what it returns (the sends of a tick go out in one write anyway). */
+        cork<R>(callback: (ws: ServerWebSocket<T>) => R): R;
+        /** Sends a close frame; `close` runs before this returns, with this code and reason. */
+        close(code?: number, reason?: string): void;
+        /** Closes the connection without a close frame: the peer and `close` see 1006. */
+        terminate(): void;
+        /** Sends a ping (never dropped at `backpressureLimit`). Returns the payload's length (0 for none), 0 if closed. */
+        ping(data?: string | BinaryData): number;
+        /** Sends a pong; returns as `ping()`. */
+        pong(data?: string | BinaryData): number;
+        /** Bytes sent but not yet taken by the kernel. */
+        getBufferedAmount(): number;
+    }
+
+    /** A `perMessageDeflate` compressor of `serve()`. */
+    type WebSocketCompressor =
+        | "disable"
+        | "shared"
+        | "dedicated"
+        | "3KB"
+        | "4KB"
+        | "8KB"
+        | "16KB"
+        | "32KB"
+        | "64KB"
+        | "128KB"
+        | "256KB";
+
+    /**
+     * A message as `message` gets it: a string for a text message; for a
+     * binary one, a `Buffer`, or an `ArrayBuffer` or a `Uint8Array` after
+     * `ws.binaryType = "arraybuffer"` or `"uint8array"`. A handler may
+     * declare a narrower type (`message: string | Buffer` while `binaryType`
+     * stays as it is).
+     */
+    type ServerWebSocketMessage = string | Buffer | ArrayBuffer | Uint8Array;
+
+    /**
+     * The handlers of handler-based connections and their options: the
+     * `websocket` option of a `WebSocketServer`. `serve()`'s
+     * (`WebSocketHandler`) adds `perMessageDeflate` and `data`. At least one
+     * of `open`, `message`, `close`, `drain`, `ping` and `pong` is needed.
+     * What a handler throws (or its promise rejects with) goes to `error`;
+     * without `error`, it is an uncaught exception.
+     */
+    interface WebSocketServerHandlers<T = any> {
+        /** Runs inside `upgrade()`, before it returns. If it throws, the connection is dropped (1006). */
+        open?(ws: ServerWebSocket<T>): void | Promise<void>;
+        /** A message, in order, never before `open` nor after `close`. */
+        message?(ws: ServerWebSocket<T>, message: ServerWebSocketMessage): void | Promise<void>;
+        /**
+         * Runs once, after the connection left its topics: with the peer's
+         * code and reason (1005 and `""` when it gave none), the code and
+         * reason given to `ws.close()` (inside it), 1006 after `terminate()`
+         * or a lost connection, the code the peer was sent after a protocol
+         * error (1009 for a message over `maxPayloadLength`, 1007 for
+         * invalid UTF-8; Bun says 1006), 1001 after `idleTimeout`, 1013
+         * after `closeOnBackpressureLimit`.
+         */
+        close?(ws: ServerWebSocket<T>, code: number, reason: string): void | Promise<void>;
+        /** A connection that was told -1 wrote some of its queue; may run again until it is empty. */
+        drain?(ws: ServerWebSocket<T>): void | Promise<void>;
+        /** A ping was received (it has been answered already). */
+        ping?(ws: ServerWebSocket<T>, data: Buffer): void | Promise<void>;
+        /** A pong was received (also the answers to `sendPings`' pings). */
+        pong?(ws: ServerWebSocket<T>, data: Buffer): void | Promise<void>;
+        /** What a handler threw. */
+        error?(error: Error): void;
+        /** A published message this connection did not get: past `backpressureLimit` (not in Bun). */
+        dropped?(ws: ServerWebSocket<T>, message: string | Buffer, isBinary: boolean): void | Promise<void>;
+
+        /** The largest message received, in bytes, after inflation; default 16 MiB. Past it: close 1009. */
+        maxPayloadLength?: number | undefined;
+        /**
+         * Seconds with nothing received before the connection is closed
+         * (1001 "Idle timeout"); default 120, 0 for none. Exact: fractions
+         * work, nothing is rounded. What the server sends does not count.
+         */
+        idleTimeout?: number | undefined;
+        /** Whether to ping a connection silent for half of `idleTimeout` (a live peer answers); default true. */
+        sendPings?: boolean | undefined;
+        /** Bytes queued for a connection past which sends and publishes are dropped (0); default 16 MiB, 0 for no limit. */
+        backpressureLimit?: number | undefined;
+        /** Whether a drop past `backpressureLimit` closes the connection (1013, then at once); default false. */
+        closeOnBackpressureLimit?: boolean | undefined;
+        /** Whether `ws.publish()` also sends to `ws` itself when it is subscribed; default false. */
+        publishToSelf?: boolean | undefined;
+    }
+
+    /** The `websocket` option of `serve()`: the handlers and their options, as Bun's. */
+    interface WebSocketHandler<T = undefined> extends WebSocketServerHandlers<T> {
+        /**
+         * Off by default. `true` (or `compress: "shared"`) compresses
+         * without context takeover (no memory kept per connection);
+         * `"dedicated"` or a window size (`"3KB"` to `"256KB"`) with it;
+         * `false` or `"disable"` negotiates it without compressing what is
+         * sent. Messages are compressed only when sent with `compress`.
+         * `decompress` is accepted and has no effect: what was negotiated is
+         * always inflated.
+         */
+        perMessageDeflate?:
+            | boolean
+            | {
+                compress?: WebSocketCompressor | boolean | undefined;
+                decompress?: WebSocketCompressor | boolean | undefined;
+            }
+            | undefined;
+        /** Types only: gives `T`, the type of `ws.data` (`data: {} as { user: string }`). */
+        data?: T | undefined;
     }
 
     const WebSocketServer: typeof Server;

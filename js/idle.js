@@ -14,6 +14,11 @@
 // given, not rounded.
 //
 
+//
+// The longest delay `setTimeout()` takes (2^31 - 1 ms, about 24.8 days).
+//
+const MAX_DELAY = 2147483647;
+
 /**
  * The idle timeouts of a server's connections. The tracked objects carry
  * four fields of their own: `_idlePrev`, `_idleNext`, `_idleSeen`,
@@ -125,7 +130,13 @@ class IdleTracker {
     this._due = due;
 
     if (due !== Infinity) {
-      this._timer = setTimeout(check, Math.max(0, due - Date.now()), this);
+      //
+      // Capped to what `setTimeout()` takes (Node makes a longer delay 1
+      // ms, a busy loop): a timer that fires early sets the next one.
+      //
+      const delay = Math.min(Math.max(0, due - Date.now()), MAX_DELAY);
+
+      this._timer = setTimeout(check, delay, this);
       this._timer.unref();
     }
   }

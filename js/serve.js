@@ -316,8 +316,9 @@ class Server {
    * @param {String} topic The topic
    * @param {*} data The message: text for a string, else binary
    * @param {Boolean} [compress=false] Whether to compress it
-   * @return {Number} The message's length if every subscriber took it at
-   *     once, -1 if one queued it behind backpressure, 0 if none was sent it
+   * @return {Number} The message's length (at least 1) if every
+   *     subscriber took it at once, -1 if one queued it behind
+   *     backpressure, 0 if none was sent it
    */
   publish(topic, data, compress) {
     if (typeof topic !== 'string' || topic.length === 0) {

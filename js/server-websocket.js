@@ -648,8 +648,9 @@ class ServerWebSocket {
    * @param {String} topic The topic
    * @param {*} data The message: text for a string, else binary
    * @param {Boolean} [compress=false] Whether to compress it
-   * @return {Number} The message's length if another subscriber was sent
-   *     it, -1 if one queued it behind backpressure, 0 if none was sent it
+   * @return {Number} The message's length (at least 1) if another
+   *     subscriber was sent it, -1 if one queued it behind backpressure, 0
+   *     if none was sent it
    */
   publish(topic, data, compress) {
     return this._publish(topic, data, typeof data !== 'string', compress);

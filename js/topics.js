@@ -188,8 +188,9 @@ class Topics {
    * @param {Boolean} compress Whether to compress it (with
    *     permessage-deflate)
    * @param {(Object|null)} except A connection left out
-   * @return {Number} The payload's length if every subscriber took it at
-   *     once, -1 if one queued it behind backpressure, 0 if none was sent it
+   * @return {Number} The payload's length (at least 1) if every subscriber
+   *     took it at once, -1 if one queued it behind backpressure, 0 if none
+   *     was sent it
    * @private
    */
   _deliver(topic, payload, binary, compress, except) {
@@ -206,7 +207,13 @@ class Topics {
 
         const s = ws._light === true ? ws._takePublish(delivery) : toWebSocket(ws, delivery);
 
-        if (s === -1 || (s > 0 && status === 0)) status = s === -1 ? -1 : delivery.length;
+        //
+        // 0 always means "not sent": an empty message that goes out is 1,
+        // as for `send()`.
+        //
+        if (s === -1 || (s > 0 && status === 0)) {
+          status = s === -1 ? -1 : Math.max(delivery.length, 1);
+        }
       }
     } finally {
       delivery.done();

@@ -333,6 +333,53 @@ describe('serve(): ws-native', () => {
     assert.equal(socket.send('after'), 5);
   });
 
+  test('an empty message that goes out is never 0: send(), ws.publish(), server.publish(); wss.publish() is true', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const sockets = [];
+    const server = await start({
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('no')),
+      websocket: {
+        open(ws) {
+          ws.subscribe('t');
+          sockets.push(ws);
+        }
+      }
+    });
+    const WS = ref().WebSocket;
+    const received = { a: [], b: [] };
+    const clients = {};
+    for (const name of ['a', 'b']) {
+      clients[name] = track(new WS(`ws://127.0.0.1:${server.port}/`));
+      clients[name].on('message', (data, isBinary) => received[name].push([data.toString(), isBinary]));
+      await onceEvent(clients[name], 'open');
+    }
+    const [a] = sockets;
+    assert.equal(a.send(''), 1);
+    assert.equal(a.publish('t', ''), 1, 'to b');
+    assert.equal(server.publish('t', ''), 1, 'to both');
+    assert.equal(server.publish('t', Buffer.alloc(0)), 1, 'binary, to both');
+    assert.equal(server.publish('nobody', ''), 0);
+    await bounded((async () => {
+      while (received.a.length < 3 || received.b.length < 3) await new Promise((r) => setTimeout(r, 5));
+    })(), 'the empty messages');
+    assert.deepEqual(received.a, [['', false], ['', false], ['', true]]);
+    assert.deepEqual(received.b, [['', false], ['', false], ['', true]]);
+
+    // The ws API: `publish()` says whether a subscriber was sent it.
+    const wss = track(new (sut().WebSocketServer)({ port: 0, host: '127.0.0.1' }));
+    wss.on('connection', (ws) => ws.subscribe('t'));
+    await onceEvent(wss, 'listening');
+    const c = track(new WS(`ws://127.0.0.1:${wss.address().port}/`));
+    const got = new Promise((resolve) => c.once('message', (data) => resolve(data.toString())));
+    await onceEvent(c, 'open');
+    await bounded((async () => {
+      while (wss.subscriberCount('t') === 0) await new Promise((r) => setTimeout(r, 5));
+    })(), 'subscribed');
+    assert.equal(wss.publish('t', ''), true);
+    assert.equal(wss.publish('nobody', ''), false);
+    assert.equal(await bounded(got, 'the empty message'), '');
+  });
+
   test('idleTimeout closes a silent connection with 1001 at the time given; pings keep a live one open', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     const closes = [];
@@ -389,6 +436,31 @@ describe('serve(): ws-native', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(live.readyState, 1);
     assert.ok(pings >= 2, `${pings} pings`);
+
+  test('an idleTimeout longer than setTimeout() takes (24.8 days) sets one timer, not a 1 ms loop', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    let overflows = 0;
+    const onWarning = (w) => {
+      if (w.name === 'TimeoutOverflowWarning') overflows++;
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.removeListener('warning', onWarning));
+    const closes = [];
+    const server = await start({
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('no')),
+      websocket: {
+        idleTimeout: 60 * 24 * 3600,
+        sendPings: false,
+        message() {},
+        close: (ws, code) => closes.push(code)
+      }
+    });
+    const ws = track(new (ref().WebSocket)(`ws://127.0.0.1:${server.port}/`));
+    await onceEvent(ws, 'open');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(overflows, 0);
+    assert.equal(ws.readyState, 1);
+    assert.deepEqual(closes, []);
   });
 
   test('the same handlers on a WebSocketServer, from an Express-style request handler', async (t) => {

@@ -33,6 +33,7 @@ exactly<
     | "extension"
     | "PerMessageDeflate"
     | "Sender"
+    | "serve"
     | "subprotocol"
     | "WebSocket"
     | "WebSocketServer"
@@ -50,6 +51,8 @@ WebSocket.createWebSocketStream;
 WebSocket.WebSocket;
 // @ts-expect-error
 WebSocket.PerMessageDeflate;
+// @ts-expect-error: a named export only
+WebSocket.serve;
 exactly<1>()(WebSocket.OPEN);
 WebSocket.listenerCount(new WebSocket("ws://localhost:8080"), "message");
 // @ts-expect-error: a type only, as in ws (no `Server` export)
