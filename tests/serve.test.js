@@ -436,6 +436,7 @@ describe('serve(): ws-native', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(live.readyState, 1);
     assert.ok(pings >= 2, `${pings} pings`);
+  });
 
   test('an idleTimeout longer than setTimeout() takes (24.8 days) sets one timer, not a 1 ms loop', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
