@@ -51,6 +51,7 @@ declare namespace WebSocket {
     type MessageEvent = Cjs.MessageEvent;
     type PerMessageDeflateOptions = Cjs.PerMessageDeflateOptions;
     type PublishOptions = Cjs.PublishOptions;
+    type ShutdownOptions = Cjs.ShutdownOptions;
     type RawData = Cjs.RawData;
     type ServeOptions<T = undefined> = Cjs.ServeOptions<T>;
     type ServeServer<T = undefined> = Cjs.ServeServer<T>;
@@ -90,6 +91,7 @@ export import FinishRequestCallback = WebSocket.FinishRequestCallback;
 export import MessageEvent = WebSocket.MessageEvent;
 export import PerMessageDeflateOptions = WebSocket.PerMessageDeflateOptions;
 export import PublishOptions = WebSocket.PublishOptions;
+export import ShutdownOptions = WebSocket.ShutdownOptions;
 export import RawData = WebSocket.RawData;
 export import ServeOptions = WebSocket.ServeOptions;
 export import ServeServer = WebSocket.ServeServer;

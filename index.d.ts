@@ -459,6 +459,32 @@ declare namespace WebSocket {
          * handlers (typed), or cast: `ws as unknown as WebSocket.ServerWebSocket`.
          */
         websocket?: WebSocketServerHandlers | undefined;
+        /**
+         * `port` mode: listen with `SO_REUSEPORT`, so that several processes
+         * (cluster workers, PM2 instances) each listen on the port with the
+         * native listener; the kernel spreads the connections. Every process
+         * on the port must set it.
+         */
+        reusePort?: boolean | undefined;
+        /**
+         * Seconds a connection may stay silent (nothing received) before it
+         * is sent 1001 "Idle timeout" and dropped; 0 (the default): no limit.
+         */
+        idleTimeout?: number | undefined;
+        /** With `idleTimeout`: ping a connection silent for half of it (default true). */
+        sendPings?: boolean | undefined;
+        /** Shares the server's topics with other processes (`ws-native/redis`). */
+        adapter?: Adapter | undefined;
+    }
+
+    /** `wss.shutdown()`'s options. */
+    interface ShutdownOptions {
+        /** The close code sent (default 1001). */
+        code?: number | undefined;
+        /** The close reason sent (default "Server shutting down"). */
+        reason?: string | undefined;
+        /** Milliseconds before the connections still open are terminated (default 10000). */
+        timeout?: number | undefined;
     }
 
     interface AddressInfo {
@@ -514,6 +540,13 @@ declare namespace WebSocket {
 
         address(): AddressInfo | string | null;
         close(cb?: (err?: Error) => void): void;
+        /**
+         * Graceful shutdown: stops accepting (as `close()`), sends every open
+         * connection a close frame (1001 "Server shutting down" by default),
+         * and resolves once they and the server are closed; connections still
+         * open after `timeout` ms are terminated.
+         */
+        shutdown(options?: WebSocket.ShutdownOptions): Promise<void>;
         handleUpgrade(
             request: InstanceType<U>,
             socket: Duplex,

@@ -193,6 +193,15 @@ wss.on("connection", (ws) => {
     ws.subscribe(1);
 });
 for (const ws of wss.clients) exactly<boolean>()(ws.isSubscribed("chat"));
+
+// More than one process: reusePort, the heartbeat, an adapter, shutdown.
+const clustered = new WebSocketServer({ port: 8080, reusePort: true, idleTimeout: 30, sendPings: true });
+exactly<Promise<void>>()(clustered.shutdown());
+exactly<Promise<void>>()(clustered.shutdown({ code: 1012, reason: "restart", timeout: 5000 }));
+// @ts-expect-error: a number of seconds
+new WebSocketServer({ port: 8080, idleTimeout: "30s" });
+// @ts-expect-error: an object of options
+clustered.shutdown(1001);
 wss.handleUpgrade(a<http.IncomingMessage>(), a<net.Socket>(), Buffer.alloc(0), (ws) => ws.subscribe("chat"));
 exactly<boolean>()(wss.publish("chat", "hello"));
 exactly<boolean>()(wss.publish("chat", new ArrayBuffer(1), { binary: true, compress: true }));
