@@ -18,6 +18,7 @@ const rules = {
 module.exports = [
   {
     ignores: [
+      '.libraries/',
       '.node*/',
       'bench/.deps/',
       'bench/loadgen/target/',

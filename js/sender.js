@@ -116,7 +116,11 @@ class Sender {
   }
 
   /**
-   * Frames a piece of data, like ws's `Sender.frame()`.
+   * Frames a piece of data as ws's `Sender.frame()` does, down to the shape
+   * of the result, which engine.io and socket.io-adapter rely on: the header
+   * alone, then `data` itself (not a copy) unless it is empty or the frame
+   * is masked with `readOnly` set (then one buffer, header and masked copy);
+   * masked without `readOnly`, `data` is masked in place.
    *
    * @param {(Buffer|String)} data The data to frame
    * @param {Object} options Options object
@@ -129,6 +133,8 @@ class Sender {
    * @param {Buffer} [options.maskBuffer] The buffer used to store the masking
    *     key
    * @param {Number} options.opcode The opcode
+   * @param {Boolean} [options.readOnly=false] Specifies whether `data` can be
+   *     modified
    * @param {Boolean} [options.rsv1=false] Specifies whether or not to set the
    *     RSV1 bit
    * @return {Buffer[]} The frame
@@ -137,37 +143,55 @@ class Sender {
   static frame(data, options) {
     const payload =
       typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
-    let flags = options.opcode | (options.fin ? FIN : 0);
-
-    if (options.rsv1) flags |= binding.RSV1;
+    const length = payload.length;
+    let mask = null;
 
     if (options.mask) {
-      const mask = options.maskBuffer || Buffer.alloc(4);
+      mask = options.maskBuffer || Buffer.alloc(4);
 
       if (options.generateMask) options.generateMask(mask);
       else mask.writeUInt32LE(randomMask(), 0);
-
-      flags |= MASK;
-      mask.copy(masks, 0, 0, 4);
     }
 
-    meta[0] = flags;
-    meta[1] = payload.length;
-    meta[2] = 0;
-    meta[3] = 0;
-    payloads[0] = payload;
-
-    const out = Buffer.allocUnsafe(
-      headerSize(payload.length, flags) + payload.length
+    //
+    // A zero key leaves the payload as it is: ws skips the masking then.
+    //
+    const masking =
+      mask !== null && (mask[0] | mask[1] | mask[2] | mask[3]) !== 0;
+    const merge = masking && options.readOnly && typeof data !== 'string';
+    const extended = length > 65535 ? 8 : length > 125 ? 2 : 0;
+    const headerLength = 2 + extended + (mask === null ? 0 : 4);
+    const target = Buffer.allocUnsafe(
+      merge ? headerLength + length : headerLength
     );
 
-    try {
-      encodeFrames(out, payloads, meta, 1, masks);
-    } finally {
-      payloads.length = 0;
+    target[0] = (options.fin ? 0x80 : 0) | (options.rsv1 ? 0x40 : 0);
+    target[0] |= options.opcode;
+    target[1] = extended === 8 ? 127 : extended === 2 ? 126 : length;
+
+    if (extended === 2) {
+      target.writeUInt16BE(length, 2);
+    } else if (extended === 8) {
+      target.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+      target.writeUInt32BE(length >>> 0, 6);
     }
 
-    return [out];
+    if (mask !== null) {
+      target[1] |= 0x80;
+      mask.copy(target, headerLength - 4, 0, 4);
+    }
+
+    if (length === 0) return [target];
+    if (!masking) return [target, payload];
+
+    const out = merge ? target : payload;
+    const offset = merge ? headerLength : 0;
+
+    for (let i = 0; i < length; i++) {
+      out[offset + i] = payload[i] ^ mask[i & 3];
+    }
+
+    return merge ? [target] : [target, payload];
   }
 
   /**

@@ -262,10 +262,16 @@ class Delivery {
    */
   frame() {
     if (this._frame === null) {
-      this._frame = Sender.frame(this.payload, {
+      //
+      // One buffer, with a copy of the payload: what goes out is the
+      // message as it was when published.
+      //
+      const list = Sender.frame(this.payload, {
         fin: true,
         opcode: this.flags & 0x0f
       });
+
+      this._frame = [list.length === 1 ? list[0] : Buffer.concat(list)];
     }
 
     return this._frame;

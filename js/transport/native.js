@@ -86,12 +86,17 @@ let flushScheduled = false;
 let exitHookInstalled = false;
 
 //
-// The last payload staged and where: the same string or Buffer sent to
-// many connections in one tick (a broadcast) is staged once.
+// The last two payloads staged and where: the same string or Buffer sent to
+// many connections in one tick (a broadcast) is staged once. Two, for the
+// frames engine.io and socket.io-adapter encode once (`Sender.frame()`: a
+// header and a payload) and hand to each connection's `sendFrame()`.
 //
 let lastData = null;
 let lastOffset = 0;
 let lastLength = 0;
+let prevData = null;
+let prevOffset = 0;
+let prevLength = 0;
 
 //
 // The payload of the publish in progress (see `share()`): kept at the
@@ -268,9 +273,20 @@ function queueFrame(conn, data, flags, mask, owned) {
   let offset;
   let length;
 
-  if (data === lastData && lastData !== null && sameBytes(data)) {
+  if (
+    data === lastData &&
+    lastData !== null &&
+    sameBytes(data, lastOffset, lastLength)
+  ) {
     offset = lastOffset;
     length = lastLength;
+  } else if (
+    data === prevData &&
+    prevData !== null &&
+    sameBytes(data, prevOffset, prevLength)
+  ) {
+    offset = prevOffset;
+    length = prevLength;
   } else if (typeof data === 'string') {
     length = stageString(data);
 
@@ -458,28 +474,32 @@ function stageString(data) {
  * @private
  */
 function remember(data, offset, length) {
+  prevData = lastData;
+  prevOffset = lastOffset;
+  prevLength = lastLength;
   lastData = data;
   lastOffset = offset;
   lastLength = length;
 }
 
 /**
- * Whether the bytes staged for `lastData` are still its bytes: a Buffer may
- * change between two sends of a tick (a string cannot).
+ * Whether the bytes staged for a remembered payload are still its bytes: a
+ * Buffer may change between two sends of a tick (a string cannot).
  *
- * @param {*} data The same object as `lastData`
+ * @param {*} data The remembered payload
+ * @param {Number} offset Where it was staged
+ * @param {Number} length Its length then
  * @return {Boolean}
  * @private
  */
-function sameBytes(data) {
+function sameBytes(data, offset, length) {
   if (typeof data === 'string') return true;
 
   const payload = toBuffer(data);
 
   return (
-    payload.length === lastLength &&
-    stage.compare(payload, 0, lastLength, lastOffset, lastOffset + lastLength) ===
-      0
+    payload.length === length &&
+    stage.compare(payload, 0, length, offset, offset + length) === 0
   );
 }
 
@@ -547,6 +567,7 @@ function flush(fromTick) {
   frameCount = 0;
   stageOffset = 0;
   lastData = null;
+  prevData = null;
   dirty = [];
   payloads = [];
 
