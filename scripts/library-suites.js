@@ -151,7 +151,8 @@ const LIBRARIES = [
 
 //
 // Tests that pass with ws and fail with ws-native for a reason that is not
-// a difference a user can hit (docs/library-suites.md says why for each):
+// a difference a user can hit (README.md, "The test suites of libraries
+// built on `ws`", says why for each):
 // they do not fail the run. Keyed by library, then by the test's full name.
 //
 const KNOWN = {};
