@@ -36,6 +36,10 @@ const help = () => `Usage: npm run bench [-- options]    (or node bench/run.js [
                        (default all; bun when installed), and ws-native-stream
                        (ws-native on its stream transport)
   --idle-conns N       connections for the idle test (default 2000, quick 1000)
+  --settle S           idle test: also read the server's RSS after S seconds
+                       left idle (default 20, quick 0: not read), when V8 has
+                       given back the young generation the burst of
+                       handshakes grew
   --deflate-conns N    connections for the idle-deflate tests (default 500,
                        quick 250: about 350 KB each with context takeover)
   --no-ceiling         skip the generator's ceiling (loadgen serve)
@@ -94,7 +98,8 @@ const TESTS = {
     args: ['idle'],
     unit: 'B/conn',
     goal: 2 * 1024,
-    idle: true
+    idle: true,
+    settle: true
   },
   //
   // permessage-deflate on (BENCH_DEFLATE, see servers/ws-app.js); every
@@ -179,6 +184,9 @@ function parseArgs(argv) {
       case '--idle-conns':
         o.idleConns = parseInt(val(), 10);
         break;
+      case '--settle':
+        o.settle = Number(val());
+        break;
       case '--deflate-conns':
         o.deflateConns = parseInt(val(), 10);
         break;
@@ -210,6 +218,7 @@ function parseArgs(argv) {
   if (o.warmup == null) o.warmup = o.quick ? 0.2 : 0.5;
   if (o.idleConns == null) o.idleConns = o.quick ? 1000 : 2000;
   if (o.deflateConns == null) o.deflateConns = o.quick ? 250 : 500;
+  if (o.settle == null) o.settle = o.quick ? 0 : 20;
   return o;
 }
 
@@ -400,8 +409,13 @@ async function runCell(test, name, opts, cpus) {
       '--duration',
       String(opts.duration)
     ];
+    let settle = 0;
     if (isIdle(test)) args.push('--conns', String(idleConns(test, opts)));
-    return await runLoadgen(args, cpus.gen, opts.warmup + opts.duration + 60);
+    if (TESTS[test].settle && opts.settle > 0) {
+      settle = opts.settle;
+      args.push('--settle', String(settle));
+    }
+    return await runLoadgen(args, cpus.gen, opts.warmup + opts.duration + settle + 60);
   } finally {
     await stopServer(srv);
   }
@@ -656,8 +670,21 @@ async function main() {
   const idleTests = opts.tests.filter(isIdle);
   if (idleTests.length) {
     const rows = [
-      ['test', 'server', 'per connection', 'x ws', 'goal', 'conns', 'RSS before', 'RSS after', 'errors']
+      [
+        'test',
+        'server',
+        'per connection',
+        'x ws',
+        `settled (${opts.settle} s)`,
+        'x ws',
+        'goal',
+        'conns',
+        'RSS before',
+        'RSS after',
+        'errors'
+      ]
     ];
+    const settled = (t, r) => r.rss_settled_per_conn_b;
     for (const test of idleTests) {
       const cells = all.filter((c) => c.test === test);
       let first = true;
@@ -665,11 +692,14 @@ async function main() {
         const rs = cells.filter((c) => c.server === name).map((c) => c.result);
         if (!rs.length) continue;
         const b = median(rs.map((r) => r.rss_per_conn_b));
+        const hasSettled = rs.every((r) => r.rss_settled_per_conn_b != null);
         rows.push([
           first ? TESTS[test].title.replace('memory per idle connection', test) : '',
           SERVER_LABEL[name],
           `${(b / 1024).toFixed(2)} KiB`,
           name === 'ws' ? '1' : fmtRatio(pairedRatio(test, cells, name, figure)),
+          hasSettled ? `${(median(rs.map((r) => r.rss_settled_per_conn_b)) / 1024).toFixed(2)} KiB` : '',
+          !hasSettled ? '' : name === 'ws' ? '1' : fmtRatio(pairedRatio(test, cells, name, settled)),
           name === 'ws-native' && TESTS[test].goal ? `<= ${(TESTS[test].goal / 1024).toFixed(1)} KiB` : '',
           String(idleConns(test, opts)),
           `${(median(rs.map((r) => r.rss_before_kb)) / 1024).toFixed(1)} MiB`,
@@ -682,9 +712,11 @@ async function main() {
     out.push('');
     out.push(
       'Memory per idle connection (server RSS after - before, both readings after a forced GC;\n' +
-        'idle-deflate*: permessage-deflate on, each connection exchanged one compressed message)'
+        '"settled": read again after the server was left idle, when V8 has given back the young\n' +
+        'generation that the burst of handshakes grew; idle-deflate*: permessage-deflate on, each\n' +
+        'connection exchanged one compressed message)'
     );
-    out.push(table(rows, ['l', 'l', 'r', 'r', 'l', 'r', 'r', 'r', 'r']));
+    out.push(table(rows, ['l', 'l', 'r', 'r', 'r', 'r', 'l', 'r', 'r', 'r', 'r']));
   }
 
   if (opts.tests.some((t) => !isIdle(t))) {

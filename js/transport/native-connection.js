@@ -42,6 +42,18 @@ const HIGH_WATER_MARK = 16 * 1024;
 const NONE = Object.freeze([]);
 
 /**
+ * Rust's counts come as doubles (a `Float64Array`); stored as they are,
+ * they would give each connection a boxed number (16 bytes).
+ *
+ * @param {Number} n A count
+ * @return {Number} `n`, as a small integer when it fits one
+ * @private
+ */
+function toSmall(n) {
+  return n < 0x80000000 ? n | 0 : n;
+}
+
+/**
  * @param {Number} length A payload length
  * @param {Number} flags The frame's flags
  * @return {Number} The frame's length on the wire
@@ -572,7 +584,7 @@ class NativeConnection {
     }
 
     this._accepted += length;
-    this._queued = queued;
+    this._queued = toSmall(queued);
 
     if (cb !== null) {
       if (this._callbacks === NONE) this._callbacks = [];
@@ -642,7 +654,7 @@ class NativeConnection {
   _onWritten(queued) {
     const needDrain = this._queued >= HIGH_WATER_MARK;
 
-    this._queued = queued;
+    this._queued = toSmall(queued);
     settle(this);
 
     if (needDrain && queued < HIGH_WATER_MARK && this._view !== null) {

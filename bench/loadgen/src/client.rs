@@ -16,7 +16,9 @@
 //!   `deflate`, every connection offers permessage-deflate and, once
 //!   upgraded, sends one compressed message and waits for its compressed
 //!   echo before it counts as open, so that the server holds both its
-//!   decompressor and its compressor for it.
+//!   decompressor and its compressor for it. With `settle`, the server is
+//!   then left idle that long, asked to collect garbage once more, and its
+//!   RSS read again (V8 gives back young-generation pages only when idle).
 
 use crate::frame::{self, Ev, Parser, MASK};
 use crate::procstat::{self, Cpu};
@@ -58,6 +60,8 @@ pub struct Cfg {
     pub duration: f64,
     pub pid: Option<String>,
     pub hold: f64,
+    /// idle: seconds left idle after measuring, then RSS read again.
+    pub settle: f64,
     /// How many connections may be opening (TCP + upgrade) at once.
     pub max_pending: usize,
     /// Give up if the connections are not all open after this long.
@@ -118,6 +122,10 @@ enum Stage {
     IdleOpening,
     IdleGc2,
     IdleSettle2,
+    /// idle with --settle: the server left alone, then "!G" once more.
+    IdleQuiet,
+    IdleGc3,
+    IdleSettle3,
     IdleHold,
     Done,
 }
@@ -158,6 +166,7 @@ struct Gen {
     gen1: Option<Cpu>,
     rss0: Option<u64>,
     rss1: Option<u64>,
+    rss2: Option<u64>,
     opened_at: Option<Instant>,
     started: Instant,
 }
@@ -231,6 +240,7 @@ impl Gen {
             gen1: None,
             rss0: None,
             rss1: None,
+            rss2: None,
             opened_at: None,
             started: Instant::now(),
             cfg,
@@ -659,6 +669,36 @@ impl Gen {
             Stage::IdleSettle2 => {
                 if now >= self.deadline.unwrap() {
                     self.read_end();
+                    if self.cfg.settle > 0.0 {
+                        self.stage = Stage::IdleQuiet;
+                        self.deadline = Some(now + secs(self.cfg.settle));
+                    } else {
+                        self.stage = Stage::IdleHold;
+                        self.deadline = Some(now + secs(self.cfg.hold));
+                    }
+                }
+            }
+            Stage::IdleQuiet => {
+                if now >= self.deadline.unwrap() {
+                    self.gc_answered = false;
+                    self.send_on(0, |g| &g.gc_frame);
+                    self.stage = Stage::IdleGc3;
+                }
+            }
+            Stage::IdleGc3 => {
+                if self.gc_answered {
+                    self.stage = Stage::IdleSettle3;
+                    self.deadline = Some(now + Duration::from_millis(300));
+                } else if self.conns[0].sock.is_none() {
+                    self.error("connection 0 lost".into());
+                    self.stage = Stage::Done;
+                }
+            }
+            Stage::IdleSettle3 => {
+                if now >= self.deadline.unwrap() {
+                    if let Some(p) = self.cfg.pid.clone() {
+                        self.rss2 = procstat::rss_kb(&p);
+                    }
                     self.stage = Stage::IdleHold;
                     self.deadline = Some(now + secs(self.cfg.hold));
                 }
@@ -780,6 +820,14 @@ impl Gen {
             if let (Some(a), Some(b)) = (self.rss0, self.rss1) {
                 let added = c.conns.saturating_sub(1).max(1) as f64;
                 j.n("rss_per_conn_b", (b as f64 - a as f64) * 1024.0 / added);
+            }
+            if let (Some(a), Some(b)) = (self.rss0, self.rss2) {
+                let added = c.conns.saturating_sub(1).max(1) as f64;
+                j.n("rss_settled_kb", b as f64);
+                j.n(
+                    "rss_settled_per_conn_b",
+                    (b as f64 - a as f64) * 1024.0 / added,
+                );
             }
             j.n("open", self.open as f64);
             if c.deflate {

@@ -39,6 +39,10 @@ Options
   --pid PID                   server process: CPU time and RSS from /proc
   --hold SECS                 idle: keep the connections open this long after
                               measuring (default 0)
+  --settle SECS               idle: after measuring, leave the server idle
+                              this long, ask for a collection again and read
+                              its RSS once more (rss_settled_*; default 0:
+                              not measured)
   --max-pending N             connections opening at once (default 128)
   --open-timeout SECS         give up opening after this long (default 30)
   --rate N                    pubsub: publishes per second (default 10)
@@ -74,6 +78,7 @@ fn main() {
     let mut duration = 5.0f64;
     let mut pid = None;
     let mut hold = 0.0f64;
+    let mut settle = 0.0f64;
     let mut max_pending = 128usize;
     let mut open_timeout = 30.0f64;
     let mut deflate = false;
@@ -98,6 +103,7 @@ fn main() {
             "--duration" => duration = num(&val()),
             "--pid" => pid = Some(val()),
             "--hold" => hold = num(&val()),
+            "--settle" => settle = num(&val()),
             "--max-pending" => max_pending = num(&val()),
             "--open-timeout" => open_timeout = num(&val()),
             "--deflate" => deflate = true,
@@ -155,6 +161,7 @@ fn main() {
         duration,
         pid,
         hold,
+        settle,
         max_pending: max_pending.max(1),
         open_timeout,
         deflate,
