@@ -19,6 +19,7 @@ module.exports = [
   {
     ignores: [
       '.libraries/',
+      '.scratch/',
       '.node*/',
       'bench/.deps/',
       'bench/loadgen/target/',
