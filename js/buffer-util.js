@@ -1,5 +1,9 @@
 'use strict';
 
+const {
+  types: { isAnyArrayBuffer }
+} = require('util');
+
 const { EMPTY_BUFFER } = require('./constants');
 
 const FastBuffer = Buffer[Symbol.species];
@@ -46,9 +50,11 @@ function toArrayBuffer(buf) {
 }
 
 /**
- * Converts data to a Buffer, as ws does: binary data (a Buffer, an
- * `ArrayBuffer` or a view) is wrapped without a copy, anything else goes
- * through `Buffer.from()`.
+ * Converts data to a Buffer, as ws 8.23.1 does: binary data (a Buffer, any
+ * `ArrayBuffer`, including a `SharedArrayBuffer` or one from another realm,
+ * or a view) is wrapped without a copy, anything else goes through
+ * `Buffer.from()` (which refuses an object that only inherits from
+ * `ArrayBuffer.prototype`).
  *
  * @param {*} data The data to convert
  * @return {Buffer} The buffer
@@ -57,7 +63,7 @@ function toArrayBuffer(buf) {
  */
 function toBuffer(data) {
   if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return new FastBuffer(data);
+  if (isAnyArrayBuffer(data)) return new FastBuffer(data);
 
   if (ArrayBuffer.isView(data)) {
     return new FastBuffer(data.buffer, data.byteOffset, data.byteLength);

@@ -64,9 +64,12 @@ const REQUEST_OVERRIDES = {
  * @param {String[]} protocols The subprotocols to offer
  * @param {Object} [options] The options given to the constructor
  * @return {(Object|undefined)} The resolved options (`undefined` when a
- *     redirect leads to an invalid URL)
+ *     redirect leads to an invalid URL or `http.request()` throws on it:
+ *     `'error'` and `'close'` were emitted)
  * @throws {RangeError} If `protocolVersion` is not supported
  * @throws {SyntaxError} If the URL or a subprotocol is not valid
+ * @throws {Error} What `http.request()` / `https.request()` throws for the
+ *     first request (an `agent` for the other protocol, ...)
  * @public
  */
 function initAsClient(websocket, address, protocols, options) {
@@ -173,7 +176,23 @@ function initAsClient(websocket, address, protocols, options) {
   }
 
   const request = secure ? https.request : http.request;
-  let req = (websocket._req = request(opts));
+  let req;
+
+  try {
+    req = websocket._req = request(opts);
+  } catch (err) {
+    //
+    // A redirect is followed from a response listener, where nothing could
+    // catch the error (`http.request()` throws, for example, when the
+    // `agent` is an `http.Agent` and the redirect goes to `wss:`): it is
+    // emitted instead, as ws 8.23.1 does.
+    //
+    if (websocket._redirects === 0) throw err;
+
+    if (debug.enabled) debug('! client: %s', err.message);
+    emitErrorAndClose(websocket, err);
+    return;
+  }
 
   if (debug.enabled) {
     debug('= client: connecting to %s', withoutCredentials(url));

@@ -17,7 +17,7 @@ const CLOSING = 1;
 const CLOSED = 2;
 
 /**
- * Reads the header values the handshake checks as ws 8.23 reads them,
+ * Reads the header values the handshake checks as ws 8.23.1 reads them,
  * whatever their types: a request made by hand (@fastify/websocket's
  * `injectWS`, a test) may hold numbers, arrays or objects where Node's parser
  * puts strings, and the addon takes strings only. A value ws would accept
@@ -48,6 +48,10 @@ function readHandshake(req) {
     // (`['k']` is `'k'`), and hashes `key + GUID`.
     //
     key: toText(headers['sec-websocket-key']),
+    //
+    // ws: `version !== '13' && version !== '8'`, with our one exception (a
+    // numeric 13).
+    //
     version: toVersion(headers['sec-websocket-version']),
     //
     // Checked by `upgrade()` only (ws never reads it): a list of tokens.
@@ -109,26 +113,24 @@ function toText(value) {
 }
 
 /**
- * The `Sec-WebSocket-Version` value: ws compares `+value` with 13 and 8, so
- * `13` and `['13']` are version 13. A string is left for the addon, which
- * converts it as `+` does; another value is converted here.
+ * The `Sec-WebSocket-Version` value. ws 8.23.1 compares it with the strings
+ * `'13'` and `'8'`, so a string is left for the addon, which does the same.
+ * One deliberate difference: version 13 given as the number `13`, or as a
+ * one-element array of it (`[13]`, `['13']`), is taken as `'13'`, because
+ * @fastify/websocket's `injectWS()` sends the number and ws 8.23.0 and
+ * earlier (which read the header with `+`) upgraded it; ws 8.23.1 answers
+ * 400. Any other value that is not a string is refused.
  *
  * @param {*} value The value
- * @return {(String|undefined)} The string, or the number's
+ * @return {(String|undefined|null)} The string, `undefined` if absent,
+ *     `null` if refused
  * @private
  */
 function toVersion(value) {
   if (typeof value === 'string' || value === undefined) return value;
+  if (Array.isArray(value) && value.length === 1) value = value[0];
 
-  let number;
-
-  try {
-    number = +value;
-  } catch {
-    number = NaN; // A BigInt, a Symbol
-  }
-
-  return String(number);
+  return value === 13 || value === '13' ? '13' : null;
 }
 
 /**

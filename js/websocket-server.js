@@ -550,7 +550,7 @@ class WebSocketServer extends EventEmitter {
     //
     // A version 8 client (hybi-08) sends its origin in `Sec-WebSocket-Origin`.
     //
-    const legacy = +values.version === 8;
+    const legacy = values.version === '8';
 
     //
     // A request made by hand (@fastify/websocket's `injectWS`) may have no

@@ -1,5 +1,5 @@
 //! Opening handshake helpers: `Sec-WebSocket-Accept` and request validation
-//! in ws 8.23's order and words (`websocket-server.js` `handleUpgrade`).
+//! in ws 8.23.1's order and words (`websocket-server.js` `handleUpgrade`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -69,11 +69,17 @@ pub fn validate_upgrade(req: &UpgradeRequest<'_>, check_connection: bool) -> Opt
     if !req.key.is_some_and(is_valid_key) {
         return Some(INVALID_KEY);
     }
-    let version = req.version.map_or(f64::NAN, js_string_to_number);
-    if version != 13.0 && version != 8.0 {
+    if !req.version.is_some_and(is_supported_version) {
         return Some(INVALID_VERSION);
     }
     None
+}
+
+/// ws 8.23.1: `version !== '13' && version !== '8'`, the value exactly as
+/// Node's parser leaves it (8.23.0 compared `+version`, which also took
+/// `'013'`, `'13.0'` or `'0xd'`).
+fn is_supported_version(version: &str) -> bool {
+    version == "13" || version == "8"
 }
 
 /// ws: `upgrade.toLowerCase() === 'websocket'` (the whole value; a list such
@@ -103,104 +109,6 @@ fn is_valid_key(key: &str) -> bool {
         && b.iter()
             .take(22)
             .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
-}
-
-/// ECMAScript whitespace and line terminators (what `String.prototype.trim`
-/// and `ToNumber` strip).
-fn is_js_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\u{0009}'
-            | '\u{000A}'
-            | '\u{000B}'
-            | '\u{000C}'
-            | '\u{000D}'
-            | '\u{0020}'
-            | '\u{00A0}'
-            | '\u{1680}'
-            | '\u{2000}'
-            ..='\u{200A}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202F}'
-                | '\u{205F}'
-                | '\u{3000}'
-                | '\u{FEFF}'
-    )
-}
-
-/// JavaScript's `+string` (ECMAScript StringToNumber): whitespace trimmed,
-/// empty is 0, `0x`/`0o`/`0b` integers, decimal literals with optional sign,
-/// fraction and exponent, `Infinity`; anything else is NaN. ws compares
-/// `+req.headers['sec-websocket-version']` with 13 and 8, so `' 13'`,
-/// `'13.0'`, `'0xd'` and `'1.3e1'` are all version 13 there, and here.
-pub fn js_string_to_number(s: &str) -> f64 {
-    let s = s.trim_matches(is_js_whitespace);
-    if s.is_empty() {
-        return 0.0;
-    }
-    let b = s.as_bytes();
-    if let [b'0', p, digits @ ..] = b {
-        let radix = match p {
-            b'x' | b'X' => 16,
-            b'o' | b'O' => 8,
-            b'b' | b'B' => 2,
-            _ => 0,
-        };
-        if radix != 0 {
-            if digits.is_empty() {
-                return f64::NAN;
-            }
-            let mut v = 0f64;
-            for &d in digits {
-                match (d as char).to_digit(radix) {
-                    Some(x) => v = v * f64::from(radix) + f64::from(x),
-                    None => return f64::NAN,
-                }
-            }
-            return v;
-        }
-    }
-    let (sign, body) = match b {
-        [b'+', rest @ ..] => (1.0, rest),
-        [b'-', rest @ ..] => (-1.0, rest),
-        _ => (1.0, b),
-    };
-    if body == b"Infinity" {
-        return sign * f64::INFINITY;
-    }
-    if !is_decimal_literal(body) {
-        return f64::NAN;
-    }
-    // The grammar check leaves only forms Rust's parser reads the same way.
-    s.parse::<f64>().unwrap_or(f64::NAN)
-}
-
-/// `DecimalDigits . DecimalDigits? Exponent?`, `. DecimalDigits Exponent?`
-/// or `DecimalDigits Exponent?` (no sign, no separators).
-fn is_decimal_literal(b: &[u8]) -> bool {
-    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let int = digits(b);
-    let mut rest = b.get(int..).unwrap_or_default();
-    let mut frac = 0;
-    if let [b'.', tail @ ..] = rest {
-        frac = digits(tail);
-        rest = tail.get(frac..).unwrap_or_default();
-    }
-    if int == 0 && frac == 0 {
-        return false;
-    }
-    match rest {
-        [] => true,
-        [b'e' | b'E', tail @ ..] => {
-            let tail = match tail {
-                [b'+' | b'-', t @ ..] => t,
-                t => t,
-            };
-            !tail.is_empty() && digits(tail) == tail.len()
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -342,39 +250,21 @@ mod tests {
     }
 
     #[test]
-    fn js_to_number() {
-        let n = js_string_to_number;
-        for s in [
-            "13",
-            " 13 ",
-            "\t13\n",
-            "+13",
-            "13.0",
-            "13.",
-            "1.3e1",
-            "130e-1",
-            "0xd",
-            "0XD",
-            "0o15",
-            "0b1101",
-            "013",
-            "\u{feff}13\u{3000}",
+    fn version_is_compared_as_a_string() {
+        let v = |version| {
+            validate_upgrade(
+                &req(Some("GET"), Some("websocket"), Some(KEY), Some(version)),
+                false,
+            )
+        };
+        assert_eq!(v("13"), None);
+        assert_eq!(v("8"), None);
+        // All version 13 or 8 to `+value`, which ws 8.23.0 compared.
+        for version in [
+            "013", "13.0", "13.", "+13", "1.3e1", "0xd", "0o15", "0b1101", " 13", "13 ", "\t13",
+            "08", "8.0", "0x8", "13, 13", "", "12", "१३",
         ] {
-            assert_eq!(n(s), 13.0, "{s:?}");
+            assert_eq!(v(version), Some(INVALID_VERSION), "{version:?}");
         }
-        for s in [
-            "0x", "0x1g", "-0xd", "13a", "1_3", "1e", "e1", ".", "+", "inf", "infinity", "NaN",
-            "13 13", "１３",
-        ] {
-            assert!(n(s).is_nan(), "{s:?}");
-        }
-        assert_eq!(n(""), 0.0);
-        assert_eq!(n("   "), 0.0);
-        assert_eq!(n(".5"), 0.5);
-        assert_eq!(n("-8"), -8.0);
-        assert_eq!(n("Infinity"), f64::INFINITY);
-        assert_eq!(n("-Infinity"), f64::NEG_INFINITY);
-        assert_eq!(n("8.000000000000001"), 8.000000000000002);
-        assert_eq!(n("8.0000000000000001"), 8.0);
     }
 }

@@ -1,5 +1,5 @@
 //! permessage-deflate negotiation (RFC 7692 §5-7), accepting and refusing
-//! exactly what ws 8.23's `PerMessageDeflate` does, with its error texts:
+//! exactly what ws 8.23.1's `PerMessageDeflate` does, with its error texts:
 //!
 //! - [`accept_as_server`]: picks the first acceptable offer of a client's
 //!   `Sec-WebSocket-Extensions` and completes it with the server's options
@@ -14,7 +14,6 @@
 //! response header reads the same as ws's.
 
 use crate::extension::{ParamValue, Params};
-use crate::handshake::js_string_to_number;
 
 pub const EXTENSION_NAME: &str = "permessage-deflate";
 
@@ -162,18 +161,21 @@ fn invalid_value(name: &str, value: &ParamValue) -> NegotiationError {
     }
 }
 
-/// A window size as ws reads it: `+value` must be an integer in 8..=15.
+/// A window size as ws 8.23.1 reads it: the value must match
+/// `/^(?:[89]|1[0-5])$/` (8.23.0 took any `+value` that was an integer in
+/// 8..=15, such as `09`, `9.0` or `0xa`).
 fn window_value(name: &str, value: &ParamValue) -> Result<Value, NegotiationError> {
-    let ParamValue::Str(s) = value else {
-        // `+true` is 1.
-        return Err(invalid_value(name, value));
+    let bits = match value {
+        ParamValue::Str(s) => match s.as_bytes() {
+            [d @ b'8'..=b'9'] => Some(d - b'0'),
+            [b'1', d @ b'0'..=b'5'] => Some(10 + d - b'0'),
+            _ => None,
+        },
+        // `true` reads as "true".
+        ParamValue::True => None,
     };
-    let n = js_string_to_number(s);
-    if n.fract() == 0.0 && (8.0..=15.0).contains(&n) {
-        Ok(Value::Bits(n as u8))
-    } else {
-        Err(invalid_value(name, value))
-    }
+    bits.map(Value::Bits)
+        .ok_or_else(|| invalid_value(name, value))
 }
 
 /// ws's `normalizeParams`: every offer is checked (not only the one that

@@ -346,6 +346,54 @@ describe('redirects', () => {
     });
   }
 
+  //
+  // `http.request()` throws when the agent is for the other protocol. In a
+  // redirect, the request is made from a response listener, where nothing
+  // could catch it: ws 8.23.1 emits it (8.23.0 threw it out of the listener).
+  //
+  test('http.request() throws on the redirect (an http.Agent, a wss: location): error and close', async () => {
+    const result = await clientDifferential(async (WS) => {
+      const { port, requests } = await redirectingServer(() => [302, 'wss://127.0.0.1:1/secure']);
+      const agent = new http.Agent();
+      const log = await runClient(WS, {
+        url: `ws://127.0.0.1:${port}/`,
+        options: { followRedirects: true, agent }
+      });
+      agent.destroy();
+      return portless({ log, requests: requests.length });
+    });
+    assert.deepEqual(result, {
+      log: [
+        [
+          'error',
+          {
+            name: 'TypeError',
+            message: 'Protocol "https:" not supported. Expected "http:"',
+            code: 'ERR_INVALID_PROTOCOL'
+          },
+          2
+        ],
+        ['close', 1006, '', 3]
+      ],
+      requests: 1
+    });
+  });
+
+  test('http.request() throws on the first request: the constructor throws', async () => {
+    const result = await clientDifferential(async (WS) => {
+      const agent = new http.Agent();
+      try {
+        track(new WS('wss://127.0.0.1:1/', { followRedirects: true, agent }));
+        return 'no throw';
+      } catch (err) {
+        return { name: err.constructor.name, message: err.message, code: err.code };
+      } finally {
+        agent.destroy();
+      }
+    });
+    assert.equal(result.code, 'ERR_INVALID_PROTOCOL');
+  });
+
   test('close() from a redirect listener', async () => {
     await clientDifferential(async (WS) => {
       const { port } = await redirectingServer((req) => (req.url === '/' ? [302, '/b'] : null));

@@ -9,10 +9,17 @@
 // request without that header, never throw or leave the caller hanging.
 // `upgrade()` and `upgradeError()` must not throw on them either.
 //
+// One deliberate difference: ws 8.23.1 compares `Sec-WebSocket-Version` with
+// the strings '13' and '8', so version 13 as the number 13 (what `injectWS`
+// sends) or as a one-element array of it gets 400 there (ws 8.23.0 and
+// earlier upgraded it). ws-native upgrades exactly these values, as ws 8.23.1
+// upgrades the string '13'; see `VERSION_13` below.
+//
 
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const { Duplex } = require('node:stream');
+const util = require('node:util');
 const { afterEach, describe, test } = require('node:test');
 
 const {
@@ -65,10 +72,42 @@ const ODD = {
   null: () => null,
   undefined: () => undefined,
   true: () => true,
-  'a String object': (v) => new String(v),  
+  'a String object': (v) => new String(v),
   'a BigInt': () => 13n,
   'a Symbol': () => Symbol('x')
 };
+
+//
+// The `Sec-WebSocket-Version` values that ws-native upgrades and ws 8.23.1
+// refuses with 400: version 13 as a number, or as a one-element array of it.
+//
+const VERSION_13 = [13, [13], ['13']];
+
+/**
+ * Whether ws-native deliberately answers `value` as version '13' where ws
+ * 8.23.1 answers 400 (the only difference these tests allow).
+ */
+function isVersion13Exception(name, value) {
+  return (
+    IS_NATIVE &&
+    name === 'sec-websocket-version' &&
+    VERSION_13.some((v) => util.isDeepStrictEqual(v, value))
+  );
+}
+
+/**
+ * Checks the one allowed difference: ws refuses `value` as an invalid
+ * version, ws-native answers exactly as ws answers the string '13'.
+ */
+async function assertVersion13Exception(expected, actual) {
+  assert.equal(expected.threw, undefined);
+  assert.match(
+    expected.bytes,
+    /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nMissing or invalid Sec-WebSocket-Version header$/
+  );
+  assert.match(actual.bytes, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.deepEqual(actual, await handle(ref(), 'sec-websocket-version', '13'));
+}
 
 /**
  * A hand-made request with the valid handshake headers, `name` set to
@@ -179,6 +218,11 @@ describe('handleUpgrade() with header values that are not strings', () => {
         const expected = await handle(ref(), name, value);
         const actual = await handle(sut(), name, value);
 
+        if (isVersion13Exception(name, value)) {
+          await assertVersion13Exception(expected, actual);
+          return;
+        }
+
         if (expected.threw && IS_NATIVE) {
           //
           // ws throws out of handleUpgrade() and leaves the socket
@@ -196,16 +240,66 @@ describe('handleUpgrade() with header values that are not strings', () => {
     }
   }
 
-  test('@fastify/websocket injectWS: version 13 as a number upgrades', async () => {
+  test('@fastify/websocket injectWS: version 13 as a number upgrades (ws 8.23.1: 400)', async () => {
     const value = 13;
     const expected = await handle(ref(), 'sec-websocket-version', value);
+    const actual = await handle(sut(), 'sec-websocket-version', value);
 
-    assert.match(expected.bytes, /^HTTP\/1\.1 101 /);
-    assert.deepEqual(await handle(sut(), 'sec-websocket-version', value), expected);
+    if (!IS_NATIVE) {
+      assert.match(expected.bytes, /^HTTP\/1\.1 400 /);
+      assert.deepEqual(actual, expected);
+      return;
+    }
+
+    await assertVersion13Exception(expected, actual);
   });
 
-  test('version 8 as a number: verifyClient gets Sec-WebSocket-Origin', async () => {
-    const run = async (WS) => {
+  //
+  // Values that ws 8.23.0 read as version 13 or 8 with `+` and ws 8.23.1
+  // refuses: all refused the same way, but for the `VERSION_13` exception.
+  //
+  const VERSIONS = {
+    ...Object.fromEntries(VERSION_13.map((v) => [`${util.inspect(v)}`, v])),
+    "'8'": '8',
+    8: 8,
+    '[8]': [8],
+    "['8']": ['8'],
+    '[13, 13]': [13, 13],
+    '[[13]]': [[13]],
+    "'013'": '013',
+    "'13.0'": '13.0',
+    "' 13'": ' 13',
+    "'13 '": '13 ',
+    "'+13'": '+13',
+    "'0xd'": '0xd',
+    "'1.3e1'": '1.3e1',
+    "'08'": '08',
+    '13.0 (the number 13)': 13.0,
+    '13.5': 13.5,
+    'new Number(13)': () => new Number(13),
+    "new String('13')": () => new String('13'),
+    '{ valueOf() { return 13; } }': () => ({ valueOf: () => 13 }),
+    "{ toString() { return '13'; } }": () => ({ toString: () => '13' })
+  };
+
+  for (const [shown, make] of Object.entries(VERSIONS)) {
+    test(`Sec-WebSocket-Version: ${shown}`, async () => {
+      const value = typeof make === 'function' ? make() : make;
+      const expected = await handle(ref(), 'sec-websocket-version', value);
+      const actual = await handle(sut(), 'sec-websocket-version', value);
+
+      if (isVersion13Exception('sec-websocket-version', value)) {
+        await assertVersion13Exception(expected, actual);
+        return;
+      }
+
+      assert.deepEqual(actual, expected);
+      if (value !== '8') assert.match(expected.bytes, /^HTTP\/1\.1 400 /);
+    });
+  }
+
+  test('version 8: verifyClient gets Sec-WebSocket-Origin', async () => {
+    const run = async (WS, version) => {
       const origins = [];
       const wss = track(
         new WS.WebSocketServer({
@@ -215,17 +309,48 @@ describe('handleUpgrade() with header values that are not strings', () => {
       );
       const { client, socket } = await socketPair();
       const bytes = received(client);
-      const req = makeRequest('sec-websocket-version', 8, socket);
+      const req = makeRequest('sec-websocket-version', version, socket);
 
       req.headers.origin = 'http://new.example';
       req.headers['sec-websocket-origin'] = 'http://old.example';
       wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => ws.terminate());
       return { origins, bytes: await bytes };
     };
-    const expected = await run(ref());
+
+    const expected = await run(ref(), '8');
 
     assert.deepEqual(expected.origins, ['http://old.example']);
-    assert.deepEqual(await run(sut()), expected);
+    assert.match(expected.bytes, /^HTTP\/1\.1 101 /);
+    assert.deepEqual(await run(sut(), '8'), expected);
+
+    //
+    // ws 8.23.0 also took the number 8 (and called verifyClient with
+    // Sec-WebSocket-Origin); 8.23.1 refuses it before verifyClient.
+    //
+    const number = await run(ref(), 8);
+
+    assert.deepEqual(number.origins, []);
+    assert.match(number.bytes, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(await run(sut(), 8), number);
+  });
+
+  test('version 13 as a number: verifyClient gets Origin', { skip: !IS_NATIVE && 'ws 8.23.1 refuses it' }, async () => {
+    const origins = [];
+    const wss = track(
+      new (sut().WebSocketServer)({
+        noServer: true,
+        verifyClient: (info) => origins.push(info.origin)
+      })
+    );
+    const { client, socket } = await socketPair();
+    const bytes = received(client);
+    const req = makeRequest('sec-websocket-version', 13, socket);
+
+    req.headers.origin = 'http://new.example';
+    req.headers['sec-websocket-origin'] = 'http://old.example';
+    wss.handleUpgrade(req, socket, Buffer.alloc(0), (ws) => ws.terminate());
+    assert.match(await bytes, /^HTTP\/1\.1 101 /);
+    assert.deepEqual(origins, ['http://new.example']);
   });
 });
 
@@ -306,11 +431,12 @@ function duplexPair() {
 
 describe('a request injected as @fastify/websocket injectWS does', () => {
   /**
-   * Upgrades an injectWS-style request (no `req.socket`, a number for the
-   * version, an in-memory stream), sends a text message, and reports what
-   * the client stream got and what the server saw.
+   * Upgrades an injectWS-style request (no `req.socket`, the version as
+   * `version`, the number 13 by default, an in-memory stream), sends a text
+   * message, and reports what the client stream got and what the server
+   * saw, once the echo came back or the server ended the stream.
    */
-  async function inject(WS, options) {
+  async function inject(WS, options, version = 13) {
     const wss = track(new WS.WebSocketServer({ noServer: true, ...options }));
     const [serverStream, clientStream] = duplexPair();
     const req = {
@@ -319,7 +445,7 @@ describe('a request injected as @fastify/websocket injectWS does', () => {
         'x-user': 'tester',
         connection: 'upgrade',
         upgrade: 'websocket',
-        'sec-websocket-version': 13,
+        'sec-websocket-version': version,
         'sec-websocket-key': SAMPLE_KEY
       },
       httpVersion: '1.1',
@@ -327,15 +453,16 @@ describe('a request injected as @fastify/websocket injectWS does', () => {
     };
     const messages = [];
     let data = Buffer.alloc(0);
-    const echoed = deferred();
+    const done = deferred();
 
     clientStream.on('data', (chunk) => {
       data = Buffer.concat([data, chunk]);
       const end = data.indexOf('\r\n\r\n');
       if (end !== -1 && parseFrames(data.subarray(end + 4)).frames.length > 0) {
-        echoed.resolve();
+        done.resolve();
       }
     });
+    clientStream.on('end', done.resolve);
 
     wss.handleUpgrade(req, serverStream, Buffer.alloc(0), (ws) => {
       ws.on('message', (message) => {
@@ -345,17 +472,24 @@ describe('a request injected as @fastify/websocket injectWS does', () => {
       clientStream.write(frame(OP.TEXT, 'hello'));
     });
 
-    await bounded(echoed.promise, 'the echo');
+    await bounded(done.promise, 'the echo or the end of the stream');
     for (const ws of wss.clients) ws.terminate();
     return { messages, data: data.toString('latin1') };
   }
 
-  test('it is upgraded and exchanges messages, as with ws', async () => {
-    const expected = await inject(ref());
+  test('ws 8.23.1 answers 400 (the version is the number 13)', async () => {
+    const { messages, data } = await inject(ref());
+
+    assert.deepEqual(messages, []);
+    assert.match(data, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Missing or invalid Sec-WebSocket-Version header$/);
+  });
+
+  test('it is upgraded and exchanges messages, as ws does with the string 13', async () => {
+    const expected = await inject(ref(), {}, '13');
 
     assert.deepEqual(expected.messages, ['hello']);
     assert.match(expected.data, /^HTTP\/1\.1 101 /);
-    assert.deepEqual(await inject(sut()), expected);
+    assert.deepEqual(await inject(sut(), {}, IS_NATIVE ? 13 : '13'), expected);
   });
 
   test('with verifyClient, which ws cannot call (no req.socket)', { skip: !IS_NATIVE && 'ws throws' }, async () => {

@@ -110,6 +110,7 @@ describe('a valid handshake', () => {
     ['Upgrade in mixed case', { Upgrade: 'WebSocket' }],
     ['a Connection list', { Connection: 'keep-alive, Upgrade' }],
     ['version 8', { 'Sec-WebSocket-Version': '8' }],
+    ['version 13 with white space around it (Node trims it)', { 'Sec-WebSocket-Version': ' \t13 \t' }],
     ['a query string', {}, '/?a=1&b=2'],
     ['an unknown extension offer', { 'Sec-WebSocket-Extensions': 'x-foo; bar' }],
     ['a malformed extension offer (perMessageDeflate off, so ignored)', { 'Sec-WebSocket-Extensions': 'permessage-deflate; =x' }]
@@ -153,6 +154,16 @@ describe('rejected handshakes, byte for byte', () => {
     ['no Sec-WebSocket-Version', 400, { headers: { 'Sec-WebSocket-Version': null } }],
     ['Sec-WebSocket-Version: 12', 400, { headers: { 'Sec-WebSocket-Version': '12' } }],
     ['Sec-WebSocket-Version: abc', 400, { headers: { 'Sec-WebSocket-Version': 'abc' } }],
+    ['Sec-WebSocket-Version twice (Node joins them: "13, 13")', 400, { headers: { 'Sec-WebSocket-Version': ['13', '13'] } }],
+    //
+    // Version 13 or 8 to `+value`, which ws 8.23.0 compared; ws 8.23.1
+    // compares the string with '13' and '8'.
+    //
+    ...['013', '13.0', '13.', '+13', '0xd', '0o15', '0b1101', '1.3e1', '08', '8.0'].map((version) => [
+      `Sec-WebSocket-Version: ${version}`,
+      400,
+      { headers: { 'Sec-WebSocket-Version': version } }
+    ]),
     ['Sec-WebSocket-Protocol with an empty element', 400, { headers: { 'Sec-WebSocket-Protocol': 'a,,b' } }],
     ['Sec-WebSocket-Protocol with a space inside', 400, { headers: { 'Sec-WebSocket-Protocol': 'a b' } }],
     ['Sec-WebSocket-Protocol with a duplicate', 400, { headers: { 'Sec-WebSocket-Protocol': 'chat, chat' } }],

@@ -96,6 +96,16 @@ const OFFERS = [
   'permessage-deflate; client_max_window_bits=+10',
   'permessage-deflate; client_max_window_bits=0b1010',
   'permessage-deflate; server_max_window_bits=08',
+  //
+  // Read with `/^(?:[89]|1[0-5])$/` since ws 8.23.1 (`+value` before).
+  //
+  'permessage-deflate; client_max_window_bits=09',
+  'permessage-deflate; server_max_window_bits=9.0',
+  'permessage-deflate; server_max_window_bits=9.',
+  'permessage-deflate; client_max_window_bits="09"',
+  'permessage-deflate; server_max_window_bits=010',
+  'permessage-deflate; server_max_window_bits=0xf',
+  'permessage-deflate; server_max_window_bits=15, permessage-deflate; client_max_window_bits=010',
   'permessage-deflate; client_max_window_bits=10.5',
   'permessage-deflate; client_max_window_bits=16',
   'permessage-deflate; client_max_window_bits=7',
@@ -185,7 +195,7 @@ describe('negotiation (PerMessageDeflate#accept, ws vs ours)', () => {
       'server_max_window_bits',
       'client_max_window_bits'
     ];
-    const values = [null, null, '8', '9', '10', '12', '15', '16', '"10"', '0xf', 'x'];
+    const values = [null, null, '8', '9', '10', '12', '15', '16', '"10"', '0xf', '09', '9.0', 'x'];
     const options = [...optionSets()];
 
     for (let i = 0; i < 3000; i++) {
@@ -362,6 +372,8 @@ describe('handshake (ws vs ours)', () => {
     'permessage-deflate; client_max_window_bits=9',
     'permessage-deflate; unknown',
     'permessage-deflate; server_max_window_bits=20',
+    'permessage-deflate; client_max_window_bits=09',
+    'permessage-deflate; server_max_window_bits=10.0, permessage-deflate',
     'x-webkit-deflate-frame',
     'permessage-deflate;',
     'permessage-deflate; a="b'
@@ -592,6 +604,8 @@ describe('client: the server\'s response (ws vs ours)', () => {
     'permessage-deflate; client_max_window_bits',
     'permessage-deflate; server_max_window_bits=9',
     'permessage-deflate; server_max_window_bits=16',
+    'permessage-deflate; server_max_window_bits=09',
+    'permessage-deflate; client_max_window_bits=10.0',
     'permessage-deflate; foo',
     'permessage-deflate, permessage-deflate',
     'permessage-deflate, x-webkit-deflate-frame',

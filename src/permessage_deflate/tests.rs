@@ -42,7 +42,7 @@ fn server_accepts_like_ws() {
     // Parameters keep their order; values are normalised numbers.
     assert_eq!(
         server(
-            "permessage-deflate; server_max_window_bits=0x0a; client_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=10; client_no_context_takeover",
             NONE
         ),
         Ok("permessage-deflate; server_max_window_bits=10; client_no_context_takeover".into())
@@ -110,6 +110,32 @@ fn server_refuses_like_ws() {
         e("permessage-deflate; client_max_window_bits=7.5", NONE),
         "Invalid value for parameter \"client_max_window_bits\": 7.5"
     );
+    // ws 8.23.1 reads window sizes with `/^(?:[89]|1[0-5])$/`: these were
+    // all integers in 8..=15 to 8.23.0's `+value`.
+    for value in [
+        "09", "9.0", "9.", "0xa", "0o12", "0b1010", "1e1", "+9", "010", "\"09\"",
+    ] {
+        let shown = value.trim_matches('"');
+        for name in ["client_max_window_bits", "server_max_window_bits"] {
+            assert_eq!(
+                e(&format!("permessage-deflate; {name}={value}"), NONE),
+                format!("Invalid value for parameter \"{name}\": {shown}")
+            );
+            assert_eq!(
+                client(&format!("permessage-deflate; {name}={value}"), NONE).unwrap_err(),
+                format!("Invalid value for parameter \"{name}\": {shown}")
+            );
+        }
+    }
+    for bits in 8..=15 {
+        assert_eq!(
+            server(
+                &format!("permessage-deflate; server_max_window_bits={bits}"),
+                NONE
+            ),
+            Ok(format!("permessage-deflate; server_max_window_bits={bits}"))
+        );
+    }
     assert_eq!(
         e("permessage-deflate; server_no_context_takeover=1", NONE),
         "Invalid value for parameter \"server_no_context_takeover\": 1"
