@@ -11,6 +11,7 @@ const nativeListener = require('./transport/native-listener');
 const WebSocketServer = require('./websocket-server');
 const { NativeConnection } = require('./transport/native-connection');
 const { parseExtensions, parseProtocols, readHandshake, checkHandshake } = require('./handshake');
+const { listenReusingPort } = require('./reuse-port');
 const { readOptions } = require('./upgrade');
 const { EMPTY_BUFFER } = require('./constants');
 const { native } = require('./binding');
@@ -664,8 +665,13 @@ function deflateOptions(value) {
  * @private
  */
 function listenNow(server, port, hostname, reusePort) {
+  if (reusePort) {
+    listenReusingPort(server, port, hostname);
+    return;
+  }
+
   if (native !== null && net.isIP(hostname) && Number.isInteger(+port)) {
-    const fd = native.bind(hostname, +port, 511, reusePort);
+    const fd = native.bind(hostname, +port, 511, false);
 
     if (fd >= 0) {
       server.listen({ fd });
@@ -677,7 +683,7 @@ function listenNow(server, port, hostname, reusePort) {
     //
   }
 
-  server.listen({ port, host: hostname, reusePort: reusePort || undefined });
+  server.listen({ port, host: hostname });
 }
 
 /**

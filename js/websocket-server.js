@@ -4,18 +4,18 @@
 
 const EventEmitter = require('events');
 const http = require('http');
-const net = require('net');
 const { Duplex } = require('stream');
 
 const debug = require('./debug');
 const PerMessageDeflate = require('./permessage-deflate');
 const nativeListener = require('./transport/native-listener');
 const IdleTracker = require('./idle');
+const { listenReusingPort } = require('./reuse-port');
 const Topics = require('./topics');
 const { WebSocketHandlers, openConnection } = require('./server-websocket');
 const upgrade = require('./upgrade');
 const WebSocket = require('./websocket');
-const { acceptKey, native } = require('./binding');
+const { acceptKey } = require('./binding');
 const {
   CLOSE_TIMEOUT,
   EMPTY_BUFFER,
@@ -193,7 +193,12 @@ class WebSocketServer extends EventEmitter {
         // `reusePort` needs 22.12 or later).
         //
         if (callback) this._server.once('listening', callback);
-        listenReusingPort(this._server, options);
+        listenReusingPort(
+          this._server,
+          options.port,
+          options.host == null ? undefined : options.host,
+          options.backlog == null ? undefined : options.backlog
+        );
       } else {
         this._server.listen(
           options.port,
@@ -837,39 +842,6 @@ function idleDrop(ws) {
   if (ws.readyState !== ws.OPEN) return;
   ws.close(1001, 'Idle timeout');
   ws.terminate();
-}
-
-/**
- * Has Node's server listen on a socket bound with `SO_REUSEPORT`: bound by
- * the addon where it can (an IP address), else with Node's own option.
- *
- * @param {http.Server} server The server
- * @param {Object} options The `WebSocketServer` options
- * @private
- */
-function listenReusingPort(server, options) {
-  const host = options.host == null ? '::' : options.host;
-  const backlog = options.backlog == null ? 511 : options.backlog;
-
-  if (native !== null && net.isIP(host) && Number.isInteger(+options.port)) {
-    let fd = native.bind(host, +options.port, backlog, true);
-
-    if (fd < 0 && options.host == null) {
-      fd = native.bind('0.0.0.0', +options.port, backlog, true);
-    }
-
-    if (fd >= 0) {
-      server.listen({ fd });
-      return;
-    }
-  }
-
-  server.listen({
-    port: options.port,
-    host: options.host == null ? undefined : options.host,
-    backlog: options.backlog == null ? undefined : options.backlog,
-    reusePort: true
-  });
 }
 
 /**
