@@ -13,14 +13,16 @@
 //
 // for ws-native (ws-native/redis over ioredis) and for socket.io with
 // @socket.io/redis-adapter (installed into bench/.deps), both over
-// WebSocket. The clients are the Rust load generator's (`loadgen pubsub`,
+// WebSocket, and a floor: `loadgen serve` (a minimal single-threaded Rust
+// server) publishing to its connections, one process, no Redis: what the
+// kernel and the generator cost on this machine. The clients are the Rust load generator's (`loadgen pubsub`,
 // one thread, one clock). For each: the deliveries per second reached, the
 // server processes' CPU time per delivery (and redis-server's), and the
 // time from a publish to its last delivery (p50, p99, max).
 //
 // Options: --subscribers N (1000), --processes N (4), --rates LIST (10,50:
 // publishes per second, each reaching every subscriber), --duration S (5),
-// --impls LIST (ws-native,socket.io), --no-install.
+// --impls LIST (floor,ws-native,socket.io), --no-install.
 //
 
 const { spawn, spawnSync, execFileSync } = require('child_process');
@@ -38,7 +40,7 @@ function parseArgs(argv) {
     processes: 4,
     rates: [10, 50],
     duration: 5,
-    impls: ['ws-native', 'socket.io'],
+    impls: ['floor', 'ws-native', 'socket.io'],
     install: true
   };
   for (let i = 0; i < argv.length; i++) {
@@ -51,7 +53,7 @@ function parseArgs(argv) {
     else if (a === '--impls') o.impls = next().split(',');
     else if (a === '--no-install') o.install = false;
     else if (a === '--help') {
-      console.log('node bench/cluster.js [--subscribers N] [--processes N] [--rates 10,50] [--duration S] [--impls ws-native,socket.io] [--no-install]');
+      console.log('node bench/cluster.js [--subscribers N] [--processes N] [--rates 10,50] [--duration S] [--impls floor,ws-native,socket.io] [--no-install]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -123,10 +125,13 @@ function ensureSocketIo(install) {
 async function startServers(impl, count, redisUrl) {
   const servers = [];
   for (let i = 0; i < count; i++) {
-    const proc = spawn(process.execPath, [path.join(__dirname, 'servers', 'topics.js')], {
-      env: { ...process.env, IMPL: impl, PORT: '0', REDIS_URL: redisUrl || '' },
-      stdio: ['ignore', 'pipe', 'inherit']
-    });
+    const proc =
+      impl === 'floor'
+        ? spawn(LOADGEN, ['serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn(process.execPath, [path.join(__dirname, 'servers', 'topics.js')], {
+            env: { ...process.env, IMPL: impl, PORT: '0', REDIS_URL: redisUrl || '' },
+            stdio: ['ignore', 'pipe', 'inherit']
+          });
     const port = await new Promise((resolve, reject) => {
       let out = '';
       proc.stdout.on('data', (d) => {
@@ -215,7 +220,7 @@ async function main() {
   console.log(`bench/cluster: node ${process.version}, ${os.cpus().length} CPUs, ${o.subscribers} subscribers + 1 publisher, ${o.duration} s per rate`);
   const rows = [];
   for (const impl of impls) {
-    for (const processes of redis === null ? [1] : [1, o.processes]) {
+    for (const processes of redis === null || impl === 'floor' ? [1] : [1, o.processes]) {
       const results = await run(impl, processes, redis, o);
       for (const r of results) rows.push({ impl, processes, ...r });
     }

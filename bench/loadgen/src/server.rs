@@ -1,8 +1,10 @@
 //! `loadgen serve`: a minimal single-threaded WebSocket server in Rust (mio),
 //! used only to measure the generator's ceiling. It speaks the same bench
 //! protocol as bench/servers/*.js: echoes data messages, broadcasts a 64 B
-//! binary message to every client on text "!B", answers "!G" with "!g", and
-//! completes close handshakes (close frame back, then FIN).
+//! binary message to every client on text "!B", answers "!G" with "!g",
+//! sends a text message starting with "P" to every client (the publish of
+//! `loadgen pubsub`: the floor under bench/cluster.js), and completes close
+//! handshakes (close frame back, then FIN).
 //! Messages are expected unfragmented (the generator never fragments).
 
 use crate::frame::{self, apply_mask};
@@ -152,6 +154,7 @@ impl Server {
     /// Handles complete requests/frames in rbuf. false: drop the connection.
     fn process(&mut self, i: usize) -> bool {
         let mut bcasts = 0usize;
+        let mut pubs: Vec<Vec<u8>> = Vec::new();
         {
             let c = self.conns[i].as_mut().unwrap();
             if !c.upgraded {
@@ -208,6 +211,11 @@ impl Server {
                 let payload = &b[h..h + len];
                 let frame_len = h + len;
                 match opcode {
+                    1 if len > 0 && payload[0] ^ key[0] == b'P' => {
+                        let mut p = payload.to_vec();
+                        apply_mask(&mut p, key, 0);
+                        pubs.push(frame::build(1, &p, None));
+                    }
                     1 if len == 2 && payload[0] ^ key[0] == b'!' => match payload[1] ^ key[1] {
                         b'B' => bcasts += 1,
                         b'G' => c.wbuf.extend_from_slice(&frame::build(1, b"!g", None)),
@@ -254,11 +262,13 @@ impl Server {
                 c.rbuf.drain(..pos);
             }
         }
-        for _ in 0..bcasts {
+        let bcast = std::mem::take(&mut self.bcast);
+        let sends = std::iter::repeat_n(&bcast, bcasts).chain(pubs.iter());
+        for msg in sends {
             for j in 0..self.conns.len() {
                 let ok = match self.conns[j].as_mut() {
                     Some(c) if c.upgraded && !c.fin_after_flush => {
-                        c.wbuf.extend_from_slice(&self.bcast);
+                        c.wbuf.extend_from_slice(msg);
                         true
                     }
                     _ => false,
@@ -268,6 +278,7 @@ impl Server {
                 }
             }
         }
+        self.bcast = bcast;
         true
     }
 
