@@ -221,14 +221,13 @@ describe('a real browser (chromium headless)', { skip }, () => {
       });
       const serverSide = deferred();
       wss.on('connection', (ws) => {
-        //
-        // The socket the connection reads (ws-native's native transport
-        // replaces the request's socket, which then reads nothing).
-        //
-        ws._socket.on('data', (chunk) => {
-          bytesIn += chunk.length;
-        });
         ws.on('message', (data, isBinary) => {
+          //
+          // Bytes read from the wire so far, from the connection's own
+          // socket (on the native path a view over Rust's counters: it
+          // emits no 'data', the bytes never reach JS).
+          //
+          bytesIn = ws._socket.bytesRead;
           payloadIn += data.length;
           ws.send(data, { binary: isBinary });
         });

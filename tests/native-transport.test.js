@@ -153,6 +153,49 @@ describe('native transport', () => {
     assert.deepEqual(expected.at(-2), ['wss closed']);
   });
 
+  for (const mode of ['server', 'port']) {
+    test(`ws._socket's counters follow the traffic (${mode} mode)`, async () => {
+      const run = async (WS) => {
+        let wss;
+        let port;
+        if (mode === 'port') {
+          ({ wss, port } = await listenWss(WS));
+        } else {
+          const server = http.createServer();
+          wss = track(new WS.WebSocketServer({ server }));
+          port = await listenHttp(server);
+        }
+        const connected = onceEvent(wss, 'connection');
+        const socket = await rawUpgrade(port, handshakeRequest());
+        const [ws] = await connected;
+        const readBefore = ws._socket.bytesRead;
+        const writtenBefore = ws._socket.bytesWritten;
+        const message = onceEvent(ws, 'message');
+        socket.write(frame(OP.BINARY, Buffer.alloc(100000, 1)));
+        await message;
+        const read = ws._socket.bytesRead - readBefore;
+
+        // A peer that does not read: the socket's queue grows.
+        socket.pause();
+        const chunk = Buffer.alloc(1024 * 1024, 2);
+        for (let i = 0; i < 8; i++) ws.send(chunk);
+        await new Promise((r) => setTimeout(r, 100));
+        const queued = ws._socket.writableLength;
+        const result = {
+          read: read >= 100000 && read < 100100,
+          written: ws._socket.bytesWritten - writtenBefore > 1024 * 1024,
+          queued: queued > 0 && queued === ws._socket.bufferSize,
+          needDrain: ws._socket.writableNeedDrain
+        };
+        socket.resume();
+        return result;
+      };
+      const { expected, actual } = await both(run);
+      assert.deepEqual(actual, expected);
+      assert.deepEqual(expected, { read: true, written: true, queued: true, needDrain: true });
+    });
+  }
+
   test('a peer that does not read: bufferedAmount, callbacks in order, every byte delivered', async () => {
     const run = async (WS) => {
       const { wss, port } = await listenWss(WS);

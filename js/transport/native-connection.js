@@ -183,6 +183,7 @@ class NativeConnection {
     //
     this._accepted = 0;
     this._queued = 0;
+    this._bytesRead = 0;
     this._callbacks = NONE;
 
     this._paused = false;
@@ -202,6 +203,7 @@ class NativeConnection {
       shell.on('error', noop);
       shell.on('close', onShellClose);
       shell[kConnection] = this;
+      Object.setPrototypeOf(shell, liveCounters(Object.getPrototypeOf(shell)));
     }
   }
 
@@ -224,6 +226,18 @@ class NativeConnection {
    */
   get usable() {
     return !this.destroyed && !this._ending && !this._ended;
+  }
+
+  /**
+   * Bytes Rust read from the socket (the last count seen once closed).
+   *
+   * @type {Number}
+   */
+  get bytesRead() {
+    const counts = this.destroyed ? undefined : native.counts(this._id);
+
+    if (counts) this._bytesRead = counts[0];
+    return this._bytesRead;
   }
 
   /**
@@ -683,6 +697,57 @@ class NativeConnection {
 }
 
 const kConnection = Symbol('ws-native-connection');
+
+//
+// The prototype given to a taken-over socket, per socket class: its byte
+// counters and write queue are Rust's from then on, so these getters add
+// Rust's counts to what Node counted before the takeover (a
+// `net.Socket` subclass keeps its own prototype chain under it).
+//
+const liveCounterPrototypes = new WeakMap();
+
+/**
+ * @param {Object} proto The prototype of a socket Node accepted
+ * @return {Object} A prototype inheriting from it, with live counters
+ * @private
+ */
+function liveCounters(proto) {
+  let live = liveCounterPrototypes.get(proto);
+
+  if (live !== undefined) return live;
+
+  const queued = {
+    configurable: true,
+    get() {
+      return this[kConnection].writableLength;
+    }
+  };
+
+  live = Object.create(proto, {
+    bytesRead: {
+      configurable: true,
+      get() {
+        return Reflect.get(proto, 'bytesRead', this) + this[kConnection].bytesRead;
+      }
+    },
+    bytesWritten: {
+      configurable: true,
+      get() {
+        return Reflect.get(proto, 'bytesWritten', this) + this[kConnection].bytesWritten;
+      }
+    },
+    bufferSize: queued,
+    writableLength: queued,
+    writableNeedDrain: {
+      configurable: true,
+      get() {
+        return this[kConnection].writableLength >= HIGH_WATER_MARK;
+      }
+    }
+  });
+  liveCounterPrototypes.set(proto, live);
+  return live;
+}
 
 /**
  * Emits `'finish'` on the view, and closes if the peer ended too.

@@ -121,8 +121,7 @@ class SocketView extends EventEmitter {
   }
 
   get bytesRead() {
-    const counts = this._conn.destroyed ? null : native.counts(this._conn._id);
-    return counts ? counts[0] : 0;
+    return this._conn.bytesRead;
   }
 
   get bytesWritten() {
