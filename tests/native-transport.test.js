@@ -175,10 +175,12 @@ describe('native transport', () => {
         await message;
         const read = ws._socket.bytesRead - readBefore;
 
-        // A peer that does not read: the socket's queue grows.
+        // A peer that does not read: the socket's queue grows (32 MiB, more
+        // than the kernel's socket buffers take: tcp_wmem's maximum is 4 MiB
+        // by default).
         socket.pause();
         const chunk = Buffer.alloc(1024 * 1024, 2);
-        for (let i = 0; i < 8; i++) ws.send(chunk);
+        for (let i = 0; i < 32; i++) ws.send(chunk);
         await new Promise((r) => setTimeout(r, 100));
         const queued = ws._socket.writableLength;
         const result = {
