@@ -29,7 +29,7 @@ const {
   RSV1
 } = require('./binding');
 const { concat, toBuffer, view } = require('./buffer-util');
-const { EMPTY_BUFFER } = require('./constants');
+const { EMPTY_BUFFER, kStatusCode } = require('./constants');
 const { isValidStatusCode } = require('./validation');
 
 //
@@ -1050,7 +1050,21 @@ function openConnection(handlers, socket, head, extensions, protocol, data, resp
 function bindWebSocket(sws, ws) {
   const h = sws._h;
 
-  ws.on('error', noop);
+  //
+  // A frame the receiver refused fails the connection: `close` runs now
+  // with the code the peer is sent, as on the native path, not once the
+  // socket has closed (Bun runs it at once too).
+  //
+  ws.on('error', (err) => {
+    const code = err[kStatusCode];
+
+    if (sws._state === OPEN && code !== undefined) {
+      sws._finish(code, BUN_REASONS[code] || err.message.slice(0, 123));
+    }
+  });
+  ws._onCloseFrame = (code, reason) => {
+    if (sws._state === OPEN) sws._finish(code, reason.toString());
+  };
   ws.on('message', (data, isBinary) => {
     if (h.idle !== null && sws._state === OPEN) h.idle.touch(sws);
     if (sws._state !== OPEN) return;
@@ -1169,7 +1183,5 @@ function destroyLater(conn) {
 function rethrow(err) {
   throw err;
 }
-
-function noop() {}
 
 module.exports = { ServerWebSocket, WebSocketHandlers, openConnection };

@@ -760,6 +760,13 @@ WebSocket.prototype.addEventListener = addEventListener;
 WebSocket.prototype._errorReasons = null;
 
 //
+// Called with (code, reason) when the peer's close frame is read, for a
+// handler-based connection (js/server-websocket.js), whose `close` runs
+// then, as in Bun, not once the socket has closed.
+//
+WebSocket.prototype._onCloseFrame = null;
+
+//
 // The server's idle tracker (js/idle.js), when its `idleTimeout` option is
 // set: the connection then has its own (`_idle` and the tracker's fields).
 //
@@ -946,6 +953,10 @@ function receiverOnConclude(code, reason) {
   } else {
     websocket._closeMessage = Buffer.allocUnsafeSlow(reason.length);
     websocket._closeMessage.set(reason);
+  }
+
+  if (websocket._onCloseFrame !== null) {
+    websocket._onCloseFrame(code, websocket._closeMessage);
   }
 
   if (websocket._transportClosed) return;
