@@ -321,6 +321,15 @@ class RedisAdapter extends EventEmitter {
       return;
     }
 
+    //
+    // Nothing is sent while the connection is down: its 'ready' brings every
+    // channel to the state wanted (`_resubscribe()`). node-redis 4 queues
+    // SUBSCRIBE and UNSUBSCRIBE even with its offline queue off, and loses
+    // count of them across a reconnection: a reply it did not expect then
+    // throws in its socket's 'data' handler (node-redis#2597, #2626).
+    //
+    if (!this._sub.isReady()) return;
+
     const want = entry.want;
     const epoch = this._epoch;
     const readyAtStart = this._sub.isReady();
