@@ -39,7 +39,9 @@ module.exports = function start(WebSocketServer) {
     host: '127.0.0.1',
     port: Number(process.env.PORT || 0),
     perMessageDeflate: deflateOption(process.env.BENCH_DEFLATE),
-    maxPayload: 64 * 1024 * 1024
+    maxPayload: 64 * 1024 * 1024,
+    // cluster-port.js's reusePort row (ws-native only: ws has no such option).
+    ...(process.env.BENCH_REUSE_PORT === '1' && { reusePort: true })
   });
 
   //

@@ -36,7 +36,8 @@ Options
   --text | --binary           message type (default binary)
   --warmup SECS               not measured (default 1)
   --duration SECS             measured (default 5)
-  --pid PID                   server process: CPU time and RSS from /proc
+  --pid PID[,PID...]          server process(es): CPU time and RSS from /proc
+                              (summed over a list: a cluster's processes)
   --hold SECS                 idle: keep the connections open this long after
                               measuring (default 0)
   --settle SECS               idle: after measuring, leave the server idle

@@ -15,7 +15,22 @@ pub struct Cpu {
     pub sched_ns: Option<u64>,
 }
 
+/// `pid` may be a comma-separated list (a cluster's primary and workers):
+/// their sum.
 pub fn cpu(pid: &str) -> Option<Cpu> {
+    let mut sum = Cpu {
+        stat_ns: 0,
+        sched_ns: Some(0),
+    };
+    for p in pid.split(',') {
+        let c = cpu_one(p)?;
+        sum.stat_ns += c.stat_ns;
+        sum.sched_ns = sum.sched_ns.zip(c.sched_ns).map(|(a, b)| a + b);
+    }
+    Some(sum)
+}
+
+fn cpu_one(pid: &str) -> Option<Cpu> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -36,8 +51,12 @@ pub fn cpu(pid: &str) -> Option<Cpu> {
     Some(Cpu { stat_ns, sched_ns })
 }
 
-/// VmRSS in KiB.
+/// VmRSS in KiB (summed over a comma-separated list of processes).
 pub fn rss_kb(pid: &str) -> Option<u64> {
+    pid.split(',').map(rss_one).sum()
+}
+
+fn rss_one(pid: &str) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
