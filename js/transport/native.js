@@ -70,6 +70,8 @@ let serial = 0;
 //
 const STAGE_SIZE = 256 * 1024;
 const MAX_STAGED = 64 * 1024;
+// Payloads up to this size are compared with a loop (`sameBytes()`).
+const SMALL_COMPARE = 256;
 const MAX_FRAMES = 8192;
 const SRC_STAGE = 0xffffffff;
 const STRIDE = 6;
@@ -497,10 +499,21 @@ function sameBytes(data, offset, length) {
 
   const payload = toBuffer(data);
 
-  return (
-    payload.length === length &&
-    stage.compare(payload, 0, length, offset, offset + length) === 0
-  );
+  if (payload.length !== length) return false;
+
+  //
+  // A broadcast compares one small message per recipient: a loop costs
+  // less than the call into C++ that `compare()` makes.
+  //
+  if (length <= SMALL_COMPARE) {
+    for (let i = 0; i < length; i++) {
+      if (payload[i] !== stage[offset + i]) return false;
+    }
+
+    return true;
+  }
+
+  return stage.compare(payload, 0, length, offset, offset + length) === 0;
 }
 
 /**
