@@ -26,11 +26,10 @@
 //
 
 const { spawn, spawnSync } = require('child_process');
-const net = require('net');
 const os = require('os');
 const path = require('path');
 
-const LOADGEN = path.join(__dirname, 'loadgen', 'target', 'release', 'loadgen');
+const { LOADGEN, buildLoadgen, freePort, median, sleep } = require('./common');
 const SERVER = path.join(__dirname, 'servers', 'cluster-port.js');
 
 const ROWS = {
@@ -60,26 +59,6 @@ function parseArgs(argv) {
   }
   for (const t of o.tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (${Object.keys(TESTS)})`);
   return o;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function buildLoadgen() {
-  console.log('bench: building the load generator (cargo build --release in bench/loadgen)');
-  const r = spawnSync('cargo', ['build', '--release', '--quiet'], {
-    cwd: path.join(__dirname, 'loadgen'),
-    stdio: 'inherit'
-  });
-  if (r.status !== 0) throw new Error('cannot build bench/loadgen');
 }
 
 async function startCluster(env, workers) {
@@ -141,13 +120,6 @@ async function cell(test, row, o) {
   } finally {
     await stopCluster(c);
   }
-}
-
-function median(xs) {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 async function main() {

@@ -31,6 +31,8 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 
+const { LOADGEN, buildLoadgen, freePort, sleep } = require('./common');
+
 const DEPS = path.join(__dirname, '.deps');
 const SOCKETIO = ['socket.io@4', '@socket.io/redis-adapter@8', 'ioredis@5'];
 
@@ -58,17 +60,6 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${a}`);
   }
   return o;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** CPU seconds (user + system) a process used so far. */
@@ -144,18 +135,6 @@ async function startServers(impl, count, redisUrl) {
     servers.push({ proc, port });
   }
   return servers;
-}
-
-const LOADGEN = path.join(__dirname, 'loadgen', 'target', 'release', 'loadgen');
-
-function buildLoadgen() {
-  if (fs.existsSync(LOADGEN)) return;
-  console.log('bench: building the load generator (cargo build --release in bench/loadgen)');
-  const r = spawnSync('cargo', ['build', '--release', '--quiet'], {
-    cwd: path.join(__dirname, 'loadgen'),
-    stdio: 'inherit'
-  });
-  if (r.status !== 0) throw new Error('cannot build bench/loadgen');
 }
 
 /**

@@ -33,6 +33,8 @@ const crypto = require('crypto');
 const net = require('net');
 const path = require('path');
 
+const { median } = require('./common');
+
 //
 // The ws-native measured: this repository, or a copy of it (`--module`).
 //
@@ -291,13 +293,6 @@ async function cell(variant, size, conns, seconds) {
   } finally {
     srv.child.kill();
   }
-}
-
-function median(xs) {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 function fmt(x, digits = 0) {

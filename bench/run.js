@@ -19,9 +19,9 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+const { LOADGEN, buildLoadgen, median } = require('./common');
+
 const ROOT = path.join(__dirname, '..');
-const LOADGEN_DIR = path.join(__dirname, 'loadgen');
-const LOADGEN = path.join(LOADGEN_DIR, 'target', 'release', 'loadgen');
 const DEPS = path.join(__dirname, '.deps');
 const UWS_PKG = '@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0';
 
@@ -238,15 +238,6 @@ function have(cmd, args = ['--version']) {
 
 // ---------------------------------------------------------------- setup
 
-function buildLoadgen() {
-  const r = spawnSync(
-    process.env.CARGO || 'cargo',
-    ['build', '--release', '--quiet', '--manifest-path', path.join(LOADGEN_DIR, 'Cargo.toml')],
-    { stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: path.join(LOADGEN_DIR, 'target') } }
-  );
-  if (r.error || r.status !== 0) fail('cannot build bench/loadgen (cargo build --release)');
-}
-
 function ensureAddon() {
   if (fs.existsSync(path.join(ROOT, 'js', 'ws-native.node'))) return;
   log('bench: js/ws-native.node is missing, building it (scripts/build.js)');
@@ -454,13 +445,6 @@ async function cpuBusy(ms) {
 
 // ---------------------------------------------------------------- figures
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
 function fmtNum(x) {
   if (!Number.isFinite(x)) return '-';
   if (x >= 1e6) return (x / 1e6).toFixed(2) + 'M';
@@ -533,7 +517,11 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
 
-  buildLoadgen();
+  try {
+    buildLoadgen();
+  } catch (err) {
+    fail(err.message);
+  }
   ensureAddon();
   let servers = opts.servers.slice();
   if (servers.includes('bun') && findBun() === null) {

@@ -139,9 +139,9 @@ fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<
         v.iov_len = part.len();
     }
     // SAFETY: the first `count` iovecs point into the live slices of
-    // `bufs`, which outlive the call; `writev` only reads them. (`send` with
-    // MSG_NOSIGNAL is not usable with an iovec list, and Node ignores
-    // SIGPIPE, so EPIPE comes back as an error.)
+    // `bufs`, which outlive the call; `writev` only reads them. (It takes
+    // no MSG_NOSIGNAL, but Node ignores SIGPIPE: a peer gone is EPIPE here
+    // too.)
     retry(|| unsafe { libc::writev(fd, iov.as_ptr(), count as libc::c_int) })
 }
 
