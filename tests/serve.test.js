@@ -265,6 +265,62 @@ describe('serve(): ws-native', () => {
     ]);
   });
 
+  test('upgrade() after an await: bytes sent meanwhile arrive after open, a peer gone meanwhile closes', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const net = require('node:net');
+    const log = [];
+    const closed = deferred();
+    const server = await start({
+      async fetch(req, srv) {
+        // Long enough for the pipelined frame (or the FIN) to be there.
+        await new Promise((r) => setTimeout(r, 30));
+        return srv.upgrade(req, { data: new URL(req.url).pathname })
+          ? undefined
+          : new Response('no', { status: 400 });
+      },
+      websocket: {
+        open(ws) { log.push(['open', ws.data]); },
+        message(ws, msg) { log.push(['message', ws.data, msg]); ws.close(1000); },
+        close(ws, code) {
+          log.push(['close', ws.data, code]);
+          if (ws.data === '/gone') closed.resolve();
+        }
+      }
+    });
+    const head = (p) =>
+      `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+      'Sec-WebSocket-Version: 13\r\n\r\n';
+    // "hi", masked with a zero key.
+    const frame = Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]);
+
+    const a = net.connect(server.port, '127.0.0.1');
+    track({ terminate: () => a.destroy() });
+    a.end(Buffer.concat([Buffer.from(head('/early')), frame]));
+    const got = [];
+    a.on('data', (d) => got.push(d));
+    await onceEvent(a, 'close', 'early client closed');
+    const reply = Buffer.concat(got).toString('latin1');
+    assert.match(reply, /^HTTP\/1\.1 101 /);
+    assert.ok(reply.endsWith('\x88\x02\x03\xe8'), 'a close frame 1000 last');
+
+    const b = net.connect(server.port, '127.0.0.1');
+    track({ terminate: () => b.destroy() });
+    b.on('error', () => {});
+    b.write(head('/gone'), () => b.destroy());
+    await bounded(closed.promise, 'close of the vanished peer');
+
+    assert.deepEqual(log.slice(0, 3), [
+      ['open', '/early'],
+      ['message', '/early', 'hi'],
+      ['close', '/early', 1000]
+    ]);
+    assert.deepEqual(log.slice(3).map((e) => e.slice(0, 2)), [
+      ['open', '/gone'],
+      ['close', '/gone']
+    ]);
+  });
+
   test('upgrade() throws without websocket handlers; fetch must return a Response', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     let thrown;

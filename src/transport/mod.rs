@@ -202,13 +202,30 @@ impl Transport {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
     }
 
-    /// Polls for what the connection wants now.
+    /// Polls for what the connection wants now, except that a connection
+    /// taken from the listener keeps its pending poll until JS attaches it
+    /// (in the same tick, usually): stopping and restarting would cost
+    /// three `epoll_ctl` per connection (libuv's stop is two). A readiness
+    /// event that comes meanwhile stops it for real (`on_poll`).
     fn update(&mut self, id: u32) {
+        self.apply(id, true);
+    }
+
+    fn apply(&mut self, id: u32, lazy: bool) {
         let cb = self.poll_cb;
         let Some(slot) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
             return;
         };
         let events = slot.conn.interest();
+        let reads = socket::WANT_READ | socket::WANT_HANGUP;
+        if lazy
+            && !slot.conn.attached()
+            && slot.conn.live()
+            && events & reads == 0
+            && slot.poll.events() == events | reads
+        {
+            return;
+        }
         if let Err(e) = slot.poll.set(events, cb) {
             slot.conn.fail(&mut self.batch, e, false);
             let _ = slot.poll.set(0, cb);
@@ -221,6 +238,12 @@ impl Transport {
         let Some(slot) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
             return;
         };
+        if slot.conn.interest() == 0 {
+            // Polled only because the poll was kept for JS (`update`): as
+            // after a real stop, nothing is looked at until reading starts.
+            self.apply(id, false);
+            return;
+        }
         if status < 0 {
             // libuv reports a socket error (POLLERR) as EBADF: a read
             // finds the real one (or the end of stream).
@@ -237,7 +260,7 @@ impl Transport {
                 slot.conn.on_readable(&mut self.batch, hangup);
             }
         }
-        self.update(id);
+        self.apply(id, false);
     }
 
     /// Whether a read would find too little room in the slab: the batch

@@ -287,6 +287,16 @@ impl Conn {
         events
     }
 
+    /// Whether JS gave it a receiver (`attach`).
+    pub fn attached(&self) -> bool {
+        self.rx.is_some()
+    }
+
+    /// Neither failed nor at the end of its input.
+    pub fn live(&self) -> bool {
+        !self.failed && !self.eof
+    }
+
     /// The peer's FIN was read.
     pub fn at_eof(&self) -> bool {
         self.eof

@@ -118,6 +118,11 @@ impl Poll {
         unsafe { uv_handle_set_data(self.handle, slot as *mut c_void) };
     }
 
+    /// What is polled for now.
+    pub fn events(&self) -> c_int {
+        self.events
+    }
+
     /// Polls for `events` (`UV_READABLE` 1 | `UV_WRITABLE` 2), or stops
     /// polling if 0. Does nothing if that is already the case.
     pub fn set(&mut self, events: c_int, cb: PollCb) -> Result<(), i32> {
