@@ -358,9 +358,22 @@ describe('native transport', () => {
         if (i === 2) servers[5].send('between');
         ws.send('text', { binary: true });
       });
+      // Longer than a word compare's unit, changed in a middle word and in
+      // the tail; an unaligned view changed halfway.
+      const long = Buffer.alloc(67, 0x61);
+      const odd = Buffer.from('xabcdefghij').subarray(1);
+      servers.forEach((ws, i) => {
+        if (i === 2) long[40] = 0x62;
+        if (i === 6) long[66] = 0x63;
+        ws.send(long);
+      });
+      servers.forEach((ws, i) => {
+        if (i === 3) odd[9] = 0x4a;
+        ws.send(odd);
+      });
       await bounded(
         (async () => {
-          while (received.some((got) => got.length < 4)) {
+          while (received.some((got) => got.length < 6)) {
             await new Promise((r) => setTimeout(r, 5));
           }
           await new Promise((r) => setTimeout(r, 20));

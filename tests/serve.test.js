@@ -274,9 +274,13 @@ describe('serve(): ws-native', () => {
       async fetch(req, srv) {
         // Long enough for the pipelined frame (or the FIN) to be there.
         await new Promise((r) => setTimeout(r, 30));
-        return srv.upgrade(req, { data: new URL(req.url).pathname })
-          ? undefined
-          : new Response('no', { status: 400 });
+        const path = new URL(req.url).pathname;
+        const ok = srv.upgrade(req, { data: path });
+        log.push(['upgrade', path, ok]);
+        // Where the transport saw the peer go (a stream), there is nothing
+        // to upgrade; where it did not (native), open and close follow.
+        if (!ok && path === '/gone') closed.resolve();
+        return ok ? undefined : new Response('no', { status: 400 });
       },
       websocket: {
         open(ws) { log.push(['open', ws.data]); },
@@ -296,9 +300,15 @@ describe('serve(): ws-native', () => {
 
     const a = net.connect(server.port, '127.0.0.1');
     track({ terminate: () => a.destroy() });
-    a.end(Buffer.concat([Buffer.from(head('/early')), frame]));
+    a.write(Buffer.concat([Buffer.from(head('/early')), frame]));
     const got = [];
-    a.on('data', (d) => got.push(d));
+    a.on('data', (d) => {
+      got.push(d);
+      // Answers the close frame as a peer does (masked, code 1000).
+      if (Buffer.concat(got).includes(Buffer.from([0x88, 0x02, 0x03, 0xe8]))) {
+        a.end(Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]));
+      }
+    });
     await onceEvent(a, 'close', 'early client closed');
     const reply = Buffer.concat(got).toString('latin1');
     assert.match(reply, /^HTTP\/1\.1 101 /);
@@ -310,15 +320,20 @@ describe('serve(): ws-native', () => {
     b.write(head('/gone'), () => b.destroy());
     await bounded(closed.promise, 'close of the vanished peer');
 
-    assert.deepEqual(log.slice(0, 3), [
+    assert.deepEqual(log.slice(0, 4), [
       ['open', '/early'],
+      ['upgrade', '/early', true],
       ['message', '/early', 'hi'],
       ['close', '/early', 1000]
     ]);
-    assert.deepEqual(log.slice(3).map((e) => e.slice(0, 2)), [
-      ['open', '/gone'],
-      ['close', '/gone']
-    ]);
+    const gone = log.slice(4).map((e) => e.slice(0, 2).concat(e[0] === 'upgrade' ? [e[2]] : []));
+    assert.ok(
+      JSON.stringify(gone) === JSON.stringify([['upgrade', '/gone', false]]) ||
+        JSON.stringify(gone) ===
+          JSON.stringify([['open', '/gone'], ['upgrade', '/gone', true], ['close', '/gone']]),
+      JSON.stringify(gone)
+    );
+    assert.equal(server.pendingWebSockets, 0);
   });
 
   test('upgrade() throws without websocket handlers; fetch must return a Response', async (t) => {

@@ -77,6 +77,7 @@ const SRC_STAGE = 0xffffffff;
 const STRIDE = 6;
 
 let stage = null;
+let stageWords = null;
 let stageOffset = 0;
 let meta = null;
 let results = null;
@@ -96,6 +97,8 @@ let exitHookInstalled = false;
 let lastData = null;
 let lastOffset = 0;
 let lastLength = 0;
+// The last payload as 32-bit words, made at its second send (`sameBytes()`).
+let lastWords = null;
 let prevData = null;
 let prevOffset = 0;
 let prevLength = 0;
@@ -320,6 +323,10 @@ function queueFrame(conn, data, flags, mask, owned) {
       src = addPayload(Buffer.from(payload));
       offset = 0;
     } else {
+      //
+      // At a multiple of 4, so that a broadcast compares words.
+      //
+      stageOffset = (stageOffset + 3) & ~3;
       if (length > STAGE_SIZE - stageOffset) flush(false);
       stage.set(payload, stageOffset);
       offset = stageOffset;
@@ -429,6 +436,7 @@ function queueShared(conn, shared, flags) {
  */
 function queueFrameSetup() {
   stage = Buffer.allocUnsafeSlow(STAGE_SIZE);
+  stageWords = new Int32Array(stage.buffer, stage.byteOffset, STAGE_SIZE >> 2);
   meta = new Uint32Array(STRIDE * MAX_FRAMES);
   results = new Float64Array(MAX_FRAMES);
 }
@@ -482,6 +490,7 @@ function remember(data, offset, length) {
   lastData = data;
   lastOffset = offset;
   lastLength = length;
+  lastWords = null;
 }
 
 /**
@@ -503,17 +512,40 @@ function sameBytes(data, offset, length) {
 
   //
   // A broadcast compares one small message per recipient: a loop costs
-  // less than the call into C++ that `compare()` makes.
+  // less than the call into C++ that `compare()` makes, and a loop over
+  // 32-bit words (where both sides are aligned) a quarter of one over bytes.
   //
-  if (length <= SMALL_COMPARE) {
-    for (let i = 0; i < length; i++) {
-      if (payload[i] !== stage[offset + i]) return false;
-    }
-
-    return true;
+  if (length > SMALL_COMPARE) {
+    return stage.compare(payload, 0, length, offset, offset + length) === 0;
   }
 
-  return stage.compare(payload, 0, length, offset, offset + length) === 0;
+  let i = 0;
+
+  if (
+    data === lastData &&
+    offset === lastOffset &&
+    (offset & 3) === 0 &&
+    (payload.byteOffset & 3) === 0
+  ) {
+    if (lastWords === null) {
+      lastWords = new Int32Array(payload.buffer, payload.byteOffset, length >> 2);
+    }
+
+    const words = lastWords;
+    const base = offset >> 2;
+
+    for (; i < words.length; i++) {
+      if (words[i] !== stageWords[base + i]) return false;
+    }
+
+    i <<= 2;
+  }
+
+  for (; i < length; i++) {
+    if (payload[i] !== stage[offset + i]) return false;
+  }
+
+  return true;
 }
 
 /**
