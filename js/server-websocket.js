@@ -1016,6 +1016,7 @@ function openConnection(handlers, socket, head, extensions, protocol, data, resp
 
     ws._protocol = protocol;
     ws._errorReasons = BUN_REASONS;
+    ws._endAfterCloseFrame = true;
     if (negotiated) {
       ws._extensions = extensions;
       sws._extensions = extensions;

@@ -582,7 +582,15 @@ class WebSocket extends EventEmitter {
 
       this._closeFrameSent = true;
 
-      if (this._closeFrameReceived || this._receiver.errorEmitted) {
+      //
+      // `_endAfterCloseFrame`: a serve() connection over a stream ends at
+      // once, as on the native path and in Bun, not when the peer answers.
+      //
+      if (
+        this._closeFrameReceived ||
+        this._receiver.errorEmitted ||
+        this._endAfterCloseFrame === true
+      ) {
         endSocket(this);
       }
     });

@@ -336,6 +336,31 @@ describe('serve(): ws-native', () => {
     assert.equal(server.pendingWebSockets, 0);
   });
 
+  test('close() sends the close frame, then ends the TCP stream without waiting for the peer to answer', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const net = require('node:net');
+    const server = await start({
+      fetch(req, srv) {
+        return srv.upgrade(req) ? undefined : new Response('no', { status: 400 });
+      },
+      websocket: { open(ws) { ws.close(4000, 'bye'); } }
+    });
+    const a = net.connect(server.port, '127.0.0.1');
+    track({ terminate: () => a.destroy() });
+    a.write(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+        'Sec-WebSocket-Version: 13\r\n\r\n'
+    );
+    const got = [];
+    a.on('data', (d) => got.push(d));
+    // The peer never answers the close frame; the server's FIN comes anyway.
+    await onceEvent(a, 'end', 'the end of the stream', 2000);
+    const reply = Buffer.concat(got).toString('latin1');
+    assert.match(reply, /^HTTP\/1\.1 101 /);
+    assert.ok(reply.endsWith('\x88\x05\x0f\xa0bye'), JSON.stringify(reply.slice(-8)));
+  });
+
   test('upgrade() throws without websocket handlers; fetch must return a Response', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     let thrown;
