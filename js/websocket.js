@@ -595,6 +595,12 @@ class WebSocket extends EventEmitter {
       }
     });
 
+    //
+    // Answering the peer's close frame: ours is the last frame, and the
+    // socket ends once it is written (the callback above).
+    //
+    if (this._closeFrameReceived && this._sender.idle) this._conn.endAfterWrite();
+
     this._readyState = CLOSING;
     setCloseTimer(this);
   }

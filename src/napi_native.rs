@@ -677,9 +677,18 @@ fn result_number(r: Option<std::result::Result<usize, i32>>) -> f64 {
 }
 
 /// Ends the write side: 1 if the FIN went out now, 0 if it goes out once
-/// the queue drains (a FINISHED record), or -errno.
+/// the queue drains (a FINISHED record), or -errno. With `after_write`, only
+/// says that the next write (the frames JS is about to hand over) is the
+/// last: it goes out with the FIN, in one segment where it fits, and 0 is
+/// returned; a second call without it ends for real.
 #[napi(js_name = "nativeEnd")]
-pub fn native_end(id: u32) -> i32 {
+pub fn native_end(id: u32, after_write: Option<bool>) -> i32 {
+    if after_write == Some(true) {
+        return match with(|s| s.transport.fin_after_write(id)) {
+            Some(()) => 0,
+            None => -libc::EBADF,
+        };
+    }
     match with(|s| s.transport.end(id)) {
         Some(Ok(true)) => 1,
         Some(Ok(false)) => 0,

@@ -429,9 +429,23 @@ class NativeConnection {
    *
    * @public
    */
+  /**
+   * The frames in the outbox are the last (a close frame, usually): Rust
+   * writes them with the FIN, in one segment where they fit. `end()` must
+   * follow.
+   *
+   * @public
+   */
+  endAfterWrite() {
+    if (this._outboxFrames !== 0 && !this._ending && !this.destroyed) {
+      native.end(this._id, true);
+    }
+  }
+
   end() {
     if (this._ending || this.destroyed) return;
 
+    this.endAfterWrite();
     transport.flush(false);
     this._ending = true;
 

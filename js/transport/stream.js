@@ -154,6 +154,14 @@ class StreamConnection {
   }
 
   /**
+   * The frames written so far are the last (a stream has no way to send
+   * them with the FIN: `end()` follows).
+   *
+   * @public
+   */
+  endAfterWrite() {}
+
+  /**
    * @public
    */
   end() {

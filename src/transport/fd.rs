@@ -77,12 +77,13 @@ pub fn read(fd: RawFd, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<Opti
 
 /// Writes as much of `bufs` (in order) as the socket takes now, with as few
 /// system calls as possible. Returns the number of bytes written (0 when
-/// the socket is full).
-pub fn write_all_now(fd: RawFd, bufs: &[&[u8]]) -> io::Result<usize> {
+/// the socket is full). `more`: the FIN follows at once, so a single
+/// `send` carries `MSG_MORE` (the last bytes wait for it in the kernel).
+pub fn write_all_now(fd: RawFd, bufs: &[&[u8]], more: bool) -> io::Result<usize> {
     let total: usize = bufs.iter().map(|b| b.len()).sum();
     let mut done = 0;
     while done < total {
-        let n = match writev_from(fd, bufs, done)? {
+        let n = match writev_from(fd, bufs, done, more)? {
             Some(n) => n,
             None => break,
         };
@@ -99,7 +100,13 @@ const COALESCE_MAX: usize = 2048;
 
 /// One `send`/`writev` of `bufs`, skipping the first `skip` bytes.
 /// `Ok(None)` when the socket is full.
-fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<usize>> {
+fn writev_from(
+    fd: RawFd,
+    bufs: &[&[u8]],
+    mut skip: usize,
+    more: bool,
+) -> io::Result<Option<usize>> {
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     let mut parts: [&[u8]; MAX_IOVECS] = [&[]; MAX_IOVECS];
     let mut count = 0;
     let mut total = 0;
@@ -118,7 +125,7 @@ fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<
     }
     match count {
         0 => return Ok(Some(0)),
-        1 => return send(fd, parts[0]),
+        1 => return send(fd, parts[0], flags),
         _ => {}
     }
     if total <= COALESCE_MAX {
@@ -128,7 +135,7 @@ fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<
             buf[at..at + part.len()].copy_from_slice(part);
             at += part.len();
         }
-        return send(fd, &buf[..at]);
+        return send(fd, &buf[..at], flags);
     }
     let mut iov = [libc::iovec {
         iov_base: std::ptr::null_mut(),
@@ -145,13 +152,12 @@ fn writev_from(fd: RawFd, bufs: &[&[u8]], mut skip: usize) -> io::Result<Option<
     retry(|| unsafe { libc::writev(fd, iov.as_ptr(), count as libc::c_int) })
 }
 
-/// One `send` of `buf` (MSG_NOSIGNAL: a peer gone is EPIPE, never SIGPIPE);
-/// `write` where the descriptor is not a socket.
-fn send(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
+/// One `send` of `buf` (`flags` has MSG_NOSIGNAL: a peer gone is EPIPE,
+/// never SIGPIPE); `write` where the descriptor is not a socket.
+fn send(fd: RawFd, buf: &[u8], flags: libc::c_int) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration
     // of the call; `send` only reads it.
-    let sent =
-        retry(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) });
+    let sent = retry(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), flags) });
     match sent {
         Err(err) if err.raw_os_error() == Some(libc::ENOTSOCK) => {
             // SAFETY: as above; `write` only reads `buf`.
@@ -231,7 +237,7 @@ mod tests {
         let a2 = dup_nonblocking(a.as_raw_fd()).unwrap();
         let b2 = dup_nonblocking(b.as_raw_fd()).unwrap();
         assert_eq!(read_str(b2.as_raw_fd()), None, "nothing to read yet");
-        let n = write_all_now(a2.as_raw_fd(), &[b"he", b"", b"llo"]).unwrap();
+        let n = write_all_now(a2.as_raw_fd(), &[b"he", b"", b"llo"], false).unwrap();
         assert_eq!(n, 5);
         assert_eq!(read_str(b2.as_raw_fd()).unwrap(), b"hello");
         // The original descriptor keeps the socket open: only shutdown
@@ -249,9 +255,9 @@ mod tests {
         let (a, _b) = pair();
         let a2 = dup_nonblocking(a.as_raw_fd()).unwrap();
         let big = vec![7u8; 8 << 20];
-        let n = write_all_now(a2.as_raw_fd(), &[&big]).unwrap();
+        let n = write_all_now(a2.as_raw_fd(), &[&big], false).unwrap();
         assert!(n > 0 && n < big.len());
-        assert_eq!(write_all_now(a2.as_raw_fd(), &[&big]).unwrap(), 0);
+        assert_eq!(write_all_now(a2.as_raw_fd(), &[&big], false).unwrap(), 0);
     }
 
     /// Reads everything available (the socket is non-blocking).
@@ -307,7 +313,7 @@ mod tests {
                     }
                     v
                 };
-                let n = write_all_now(a2.as_raw_fd(), &rest).unwrap();
+                let n = write_all_now(a2.as_raw_fd(), &rest, false).unwrap();
                 done += n;
                 if n == 0 {
                     drain(b2.as_raw_fd(), &mut received);
@@ -328,9 +334,9 @@ mod tests {
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         // SAFETY: both descriptors are new and owned by nobody else.
         let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let n = write_all_now(w.as_raw_fd(), &[b"ab", b"cd"]).unwrap();
+        let n = write_all_now(w.as_raw_fd(), &[b"ab", b"cd"], false).unwrap();
         assert_eq!(n, 4);
-        let n = write_all_now(w.as_raw_fd(), &[b"e"]).unwrap();
+        let n = write_all_now(w.as_raw_fd(), &[b"e"], false).unwrap();
         assert_eq!(n, 1);
         assert_eq!(read_str(r.as_raw_fd()).unwrap(), b"abcde");
     }

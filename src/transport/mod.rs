@@ -313,6 +313,13 @@ impl Transport {
         result
     }
 
+    /// The next write of `id` is its last (see `Conn::fin_after_write`).
+    pub fn fin_after_write(&mut self, id: u32) {
+        if let Some(slot) = self.slot(id) {
+            slot.conn.fin_after_write();
+        }
+    }
+
     /// Ends the write side; `Ok(true)` if the FIN went out now, else it
     /// goes once the queue drains (a FINISHED record).
     pub fn end(&mut self, id: u32) -> Result<bool, i32> {

@@ -224,6 +224,8 @@ pub struct Conn {
     eof: bool,
     /// A read or write failed: the connection is dead, JS destroys it.
     failed: bool,
+    /// The next write is the last: the FIN follows it at once.
+    fin_next: bool,
     /// `end()` was called: send the FIN once the queue drains.
     ending: bool,
     /// The FIN was sent.
@@ -252,6 +254,7 @@ impl Conn {
             reading: false,
             eof: false,
             failed: false,
+            fin_next: false,
             ending: false,
             finished: false,
             rx: None,
@@ -524,7 +527,7 @@ impl Conn {
             return;
         }
         if self.queued() != 0 {
-            match fd::write_all_now(self.fd.as_raw_fd(), &[&self.out[self.out_pos..]]) {
+            match fd::write_all_now(self.fd.as_raw_fd(), &[&self.out[self.out_pos..]], false) {
                 Ok(0) => return,
                 Ok(n) => self.out_pos += n,
                 Err(e) => {
@@ -561,8 +564,9 @@ impl Conn {
             return Err(io::Error::from_raw_os_error(libc::EPIPE));
         }
         let mut done = 0;
+        let last = std::mem::take(&mut self.fin_next);
         if self.queued() == 0 && !self.failed {
-            done = fd::write_all_now(self.fd.as_raw_fd(), bufs)?;
+            done = fd::write_all_now(self.fd.as_raw_fd(), bufs, last)?;
         }
         let mut skip = done;
         for b in bufs {
@@ -574,7 +578,21 @@ impl Conn {
             self.out.extend_from_slice(&b[skip..]);
             skip = 0;
         }
+        if last && self.queued() == 0 && !self.failed {
+            // The FIN rides on the segment the `MSG_MORE` write left
+            // unsent (the kernel's `tcp_send_fin`): one packet, not two.
+            self.ending = true;
+            self.send_fin()?;
+        }
         Ok(self.queued())
+    }
+
+    /// Makes the next `write` the last: sent with `MSG_MORE` and followed
+    /// by the FIN in the same call (a closing handshake's close frame).
+    pub fn fin_after_write(&mut self) {
+        if !self.ending && !self.finished {
+            self.fin_next = true;
+        }
     }
 
     /// Ends the write side: the FIN goes out now if nothing is queued, else
@@ -678,7 +696,7 @@ mod tests {
         let mut bytes = frame(true, 1, b"hello");
         bytes.extend(frame(true, 2, b"xy"));
         bytes.extend(frame(true, 2, b""));
-        fd::write_all_now(b.as_raw_fd(), &[&bytes]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&bytes], false).unwrap();
         c.on_readable(&mut batch, false);
         let recs = records(&batch);
         assert_eq!(recs.len(), 3);
@@ -701,9 +719,9 @@ mod tests {
         let mut c = conn(&a, 1);
         let mut batch = Batch::with_owned_slab(1 << 20);
         let f = frame(true, 2, b"abcdef");
-        fd::write_all_now(b.as_raw_fd(), &[&f[..8]]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&f[..8]], false).unwrap();
         c.on_readable(&mut batch, false);
-        fd::write_all_now(b.as_raw_fd(), &[&f[8..]]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&f[8..]], false).unwrap();
         c.on_readable(&mut batch, false);
         let recs = records(&batch);
         assert_eq!(recs.len(), 3);
@@ -726,9 +744,9 @@ mod tests {
         let mut rest = first[8..].to_vec();
         rest.extend(frame(false, 1, b"fra"));
         rest.extend(frame(true, 0, b"gm"));
-        fd::write_all_now(b.as_raw_fd(), &[&first[..8]]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&first[..8]], false).unwrap();
         c.on_readable(&mut batch, false);
-        fd::write_all_now(b.as_raw_fd(), &[&rest]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&rest], false).unwrap();
         c.on_readable(&mut batch, false);
         let kinds: Vec<u32> = records(&batch).iter().map(|r| r[1]).collect();
         assert_eq!(
@@ -754,7 +772,7 @@ mod tests {
         bytes.extend(frame(true, 0, b"cd"));
         bytes.extend(frame(true, 8, &[0x03, 0xe8, b'o', b'k']));
         bytes.extend(frame(true, 1, b"ignored"));
-        fd::write_all_now(b.as_raw_fd(), &[&bytes]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&bytes], false).unwrap();
         c.on_readable(&mut batch, false);
         let kinds: Vec<u32> = records(&batch).iter().map(|r| r[1]).collect();
         assert_eq!(
@@ -771,7 +789,7 @@ mod tests {
         );
         assert_eq!(records(&batch)[6][2], 1000);
         let used = batch.data().len();
-        fd::write_all_now(b.as_raw_fd(), &[&frame(true, 1, b"more")]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&frame(true, 1, b"more")], false).unwrap();
         c.on_readable(&mut batch, false);
         assert_eq!(batch.data().len(), used, "dropped after the close frame");
         assert_eq!(batch.record_count(), 7);
@@ -783,7 +801,7 @@ mod tests {
         let mut c = conn(&a, 3);
         let mut batch = Batch::with_owned_slab(1 << 20);
         // Unmasked: a server requires masks.
-        fd::write_all_now(b.as_raw_fd(), &[&[0x81, 0x01, b'x']]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[&[0x81, 0x01, b'x']], false).unwrap();
         c.on_readable(&mut batch, false);
         let recs = records(&batch);
         assert_eq!(recs.len(), 1);
@@ -811,7 +829,7 @@ mod tests {
     fn unattached_connection_does_not_read() {
         let (a, b) = pair();
         let mut c = Conn::new(1, fd::dup_nonblocking(a.as_raw_fd()).unwrap());
-        fd::write_all_now(b.as_raw_fd(), &[b"x"]).unwrap();
+        fd::write_all_now(b.as_raw_fd(), &[b"x"], false).unwrap();
         let mut batch = Batch::with_owned_slab(1 << 20);
         c.on_readable(&mut batch, false);
         assert!(batch.is_empty());
@@ -847,6 +865,50 @@ mod tests {
             &[3, rec::WRITTEN, 0, 0, 3, rec::FINISHED, 0, 0]
         );
         assert_eq!(c.interest(), WANT_READ | WANT_HANGUP);
+    }
+
+    #[test]
+    fn fin_after_write_goes_with_the_write() {
+        let (a, b) = pair();
+        let mut c = conn(&a, 4);
+        c.fin_after_write();
+        assert_eq!(c.write(&[b"close", b" frame"]).unwrap(), 0);
+        // The FIN went out with the bytes: `end()` finds it done.
+        assert!(c.end().unwrap());
+        assert!(c.write(&[b"late"]).is_err());
+        let b = fd::dup_nonblocking(b.as_raw_fd()).unwrap();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+        let mut got = Vec::new();
+        loop {
+            match fd::read(b.as_raw_fd(), &mut buf).unwrap() {
+                Some(0) => break,
+                // SAFETY: `read` initialised the first `n` bytes.
+                Some(n) => got.extend(buf[..n].iter().map(|x| unsafe { x.assume_init() })),
+                None => panic!("no FIN after the bytes"),
+            }
+        }
+        assert_eq!(got, b"close frame");
+    }
+
+    #[test]
+    fn fin_after_a_write_that_queues_waits_for_the_queue() {
+        let (a, b) = pair();
+        let mut c = conn(&a, 5);
+        c.fin_after_write();
+        let big = vec![2u8; 4 << 20];
+        assert!(c.write(&[&big]).unwrap() > 0);
+        assert!(!c.end().unwrap());
+        let mut batch = Batch::with_owned_slab(1 << 20);
+        let b = fd::dup_nonblocking(b.as_raw_fd()).unwrap();
+        let mut got = 0;
+        while c.interest() & WANT_WRITE != 0 {
+            got += drain(b.as_raw_fd()).len();
+            c.on_writable(&mut batch);
+        }
+        got += drain(b.as_raw_fd()).len();
+        assert_eq!(got, big.len());
+        let n = batch.record_count();
+        assert_eq!(&batch.records[(n - 1) * 4..], &[5, rec::FINISHED, 0, 0]);
     }
 
     #[test]
