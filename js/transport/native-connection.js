@@ -425,11 +425,6 @@ class NativeConnection {
   }
 
   /**
-   * Ends the write side: the FIN goes out once what is queued is written.
-   *
-   * @public
-   */
-  /**
    * The frames in the outbox are the last (a close frame, usually): Rust
    * writes them with the FIN, in one segment where they fit. `end()` must
    * follow.
@@ -442,6 +437,11 @@ class NativeConnection {
     }
   }
 
+  /**
+   * Ends the write side: the FIN goes out once what is queued is written.
+   *
+   * @public
+   */
   end() {
     if (this._ending || this.destroyed) return;
 
