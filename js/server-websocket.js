@@ -28,7 +28,7 @@ const {
   PONG,
   RSV1
 } = require('./binding');
-const { concat, toBuffer, view } = require('./buffer-util');
+const { concat, toArrayBuffer, toBuffer, view } = require('./buffer-util');
 const { EMPTY_BUFFER, kStatusCode } = require('./constants');
 const { isValidStatusCode } = require('./validation');
 
@@ -65,6 +65,14 @@ const DEFAULTS = {
 };
 
 const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'uint8array'];
+
+//
+// A binary message of the slab this large is handed out as a view of it,
+// a smaller one is copied (see `_binary()`): from 4 KiB `allocUnsafe()`
+// no longer takes from Node's pool, so a copy costs an allocation, and a
+// view pins at most 24 times its size (the slab is 96 KiB).
+//
+const MIN_SLAB_VIEW = 4096;
 
 //
 // The close reasons Bun gives a peer for a protocol error.
@@ -798,10 +806,10 @@ class ServerWebSocket {
         this._text(buffer.toString('utf8', a, b));
         break;
       case MESSAGE_BINARY:
-        this._binary(buffer, a, b);
+        this._binary(buffer, a, b, false);
         break;
       case MESSAGE_EXTRA:
-        if (b === 1) this._binary(buffer, 0, buffer.length);
+        if (b === 1) this._binary(buffer, 0, buffer.length, true);
         else this._text(buffer.toString());
         break;
       case PIECE:
@@ -810,10 +818,15 @@ class ServerWebSocket {
         this._pieces.push(view(buffer, a, b - a));
         break;
       case MESSAGE: {
-        const data = this._pieces === null ? EMPTY_BUFFER : concat(this._pieces);
+        const pieces = this._pieces;
+        const data = pieces === null ? EMPTY_BUFFER : concat(pieces);
 
         this._pieces = null;
-        if (a === 1) this._binary(data, 0, data.length);
+        //
+        // One piece is a range of the slab, more were joined (and a piece
+        // kept across batches was copied out by `_onNativeBatchEnd()`).
+        //
+        if (a === 1) this._binary(data, 0, data.length, pieces === null || pieces.length > 1);
         else this._text(data.toString());
         break;
       }
@@ -929,26 +942,40 @@ class ServerWebSocket {
   }
 
   /**
-   * Hands out a binary message in a buffer of its own (never a view that
-   * could change or pin the slab).
+   * Hands out a binary message. A buffer nobody else holds (`owned`: joined
+   * pieces, a message too large for the slab, ws's payload on a stream) is
+   * handed out as it is. A range of the slab is copied when small, so that
+   * a message the app keeps does not pin the slab; from `MIN_SLAB_VIEW`
+   * bytes it is a view (the slab's bytes are never written again once
+   * handed out, see src/transport/socket.rs), as ws hands out views of
+   * the chunks it reads.
    *
    * @param {Buffer} buffer Where it is
    * @param {Number} start Its start
    * @param {Number} end Its end
+   * @param {Boolean} owned Whether nobody else holds `buffer`
    * @private
    */
-  _binary(buffer, start, end) {
+  _binary(buffer, start, end, owned) {
     if (this._h.message === null) return;
 
+    const length = end - start;
     let data;
 
-    if (this._binaryType === 'arraybuffer') {
+    if (owned || length >= MIN_SLAB_VIEW) {
+      data = start === 0 && end === buffer.length ? buffer : view(buffer, start, length);
+      if (this._binaryType === 'arraybuffer') {
+        data = toArrayBuffer(data);
+      } else if (this._binaryType === 'uint8array') {
+        data = new Uint8Array(data.buffer, data.byteOffset, length);
+      }
+    } else if (this._binaryType === 'arraybuffer') {
       data = buffer.buffer.slice(buffer.byteOffset + start, buffer.byteOffset + end);
     } else {
-      data = Buffer.allocUnsafe(end - start);
+      data = Buffer.allocUnsafe(length);
       buffer.copy(data, 0, start, end);
       if (this._binaryType === 'uint8array') {
-        data = new Uint8Array(data.buffer, data.byteOffset, data.length);
+        data = new Uint8Array(data.buffer, data.byteOffset, length);
       }
     }
 
@@ -1069,7 +1096,7 @@ function bindWebSocket(sws, ws) {
   ws.on('message', (data, isBinary) => {
     if (h.idle !== null && sws._state === OPEN) h.idle.touch(sws);
     if (sws._state !== OPEN) return;
-    if (isBinary) sws._binary(data, 0, data.length);
+    if (isBinary) sws._binary(data, 0, data.length, true);
     else sws._text(data.toString());
   });
   ws.on('ping', (data) => {

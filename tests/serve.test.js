@@ -560,6 +560,69 @@ describe('serve(): ws-native', () => {
     assert.deepEqual(closes, []);
   });
 
+  test('binary messages the app keeps stay as received, in every size and binaryType, after more traffic', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const crypto = require('node:crypto');
+    const TYPES = ['nodebuffer', 'arraybuffer', 'uint8array'];
+    // Around the size from which a range of the slab is a view, one larger
+    // than the slab, and one fragmented (joined pieces).
+    const SIZES = [1, 100, 4095, 4096, 5000, 16384, 70000, 200000];
+    const kept = { nodebuffer: [], arraybuffer: [], uint8array: [] };
+    const server = await start({
+      fetch: (req, srv) => (srv.upgrade(req, { data: new URL(req.url, 'http://x').searchParams.get('t') }) ? undefined : new Response('no')),
+      websocket: {
+        open(ws) {
+          ws.binaryType = ws.data;
+        },
+        message(ws, msg) {
+          if (typeof msg === 'string') ws.send(msg);
+          else kept[ws.data].push(msg);
+        }
+      }
+    });
+    const WS = ref().WebSocket;
+    const sentBy = {};
+    const check = (type) => {
+      const sent = sentBy[type];
+      assert.equal(kept[type].length, sent.length);
+      for (let i = 0; i < sent.length; i++) {
+        const msg = kept[type][i];
+        const label = `${type} #${i} (${sent[i].length} B)`;
+        if (type === 'nodebuffer') assert.ok(Buffer.isBuffer(msg), label);
+        else if (type === 'arraybuffer') assert.ok(msg instanceof ArrayBuffer, label);
+        else assert.ok(msg instanceof Uint8Array && !Buffer.isBuffer(msg), label);
+        assert.equal(msg.byteLength, sent[i].length, label);
+        const bytes = msg instanceof ArrayBuffer ? Buffer.from(msg) : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
+        assert.ok(bytes.equals(sent[i]), label);
+      }
+    };
+    for (const type of TYPES) {
+      const c = track(new WS(`ws://127.0.0.1:${server.port}/?t=${type}`));
+      await onceEvent(c, 'open');
+      const sent = (sentBy[type] = []);
+      for (let round = 0; round < 2; round++) {
+        for (const size of SIZES) {
+          const data = crypto.randomBytes(size);
+          sent.push(data);
+          c.send(data);
+        }
+        const parts = [crypto.randomBytes(3000), crypto.randomBytes(3000), crypto.randomBytes(10)];
+        sent.push(Buffer.concat(parts));
+        c.send(parts[0], { fin: false });
+        c.send(parts[1], { fin: false });
+        c.send(parts[2], { fin: true });
+        c.send('sync');
+        await onceEvent(c, 'message');
+      }
+    }
+    // Later traffic (the other connections) changed none of them.
+    for (const type of TYPES) check(type);
+    // Kept buffers are the app's own: changing them changes no other.
+    for (const msg of kept.nodebuffer) msg.fill(0xee);
+    check('arraybuffer');
+    check('uint8array');
+  });
+
   test('the same handlers on a WebSocketServer, from an Express-style request handler', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     const http = require('node:http');
