@@ -560,6 +560,48 @@ describe('serve(): ws-native', () => {
     assert.deepEqual(closes, []);
   });
 
+  test('fetch() gets the method, URL (the first Host) and headers of each request: plain, without Host, POST, upgrade', async (t) => {
+    if (!IS_NATIVE) return t.skip('ws-native only');
+    const net = require('node:net');
+    const seen = [];
+    const server = await start({
+      async fetch(req, srv) {
+        const body = req.method === 'POST' ? await req.text() : null;
+        seen.push([req.method, req.url, [...req.headers], body]);
+        if (srv.upgrade(req)) return undefined;
+        return new Response('ok');
+      },
+      websocket: { open(ws) { ws.close(); } }
+    });
+    const send = (text) => new Promise((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () => socket.end(text));
+      let out = '';
+      socket.on('data', (d) => (out += d));
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+    });
+    const p = server.port;
+    await bounded(send(`GET /a?b=1 HTTP/1.1\r\nHost: h.example:${p}\r\nX-A: 1\r\nx-a: 2\r\nHost: other\r\nConnection: close\r\n\r\n`), 'plain');
+    await bounded(send('GET /no-host HTTP/1.0\r\n\r\n'), 'no Host');
+    await bounded(send(`POST /p HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`), 'POST');
+    await bounded(send(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+    ), 'upgrade');
+    assert.deepEqual(seen, [
+      ['GET', `http://h.example:${p}/a?b=1`, [['connection', 'close'], ['host', `h.example:${p}, other`], ['x-a', '1, 2']], null],
+      ['GET', 'http://127.0.0.1/no-host', [], null],
+      ['POST', `http://127.0.0.1:${p}/p`, [['connection', 'close'], ['content-length', '3'], ['host', `127.0.0.1:${p}`]], 'abc'],
+      ['GET', `http://127.0.0.1:${p}/ws`, [
+        ['connection', 'Upgrade'],
+        ['host', `127.0.0.1:${p}`],
+        ['sec-websocket-key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+        ['sec-websocket-version', '13'],
+        ['upgrade', 'websocket']
+      ], null]
+    ]);
+  });
+
   test('binary messages the app keeps stay as received, in every size and binaryType, after more traffic', async (t) => {
     if (!IS_NATIVE) return t.skip('ws-native only');
     const crypto = require('node:crypto');
