@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const {
   types: { isAnyArrayBuffer }
 } = require('util');

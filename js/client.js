@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const http = require('http');
 const https = require('https');
 const net = require('net');

@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const hasBlob = typeof Blob !== 'undefined';
 
 //

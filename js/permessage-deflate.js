@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const zlib = require('zlib');
 
 const binding = require('./binding');

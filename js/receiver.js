@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const binding = require('./binding');
 const { concat, toArrayBuffer, view } = require('./buffer-util');
 const {

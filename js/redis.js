@@ -29,6 +29,7 @@
 // `dropped` count.
 //
 
+const { Buffer } = require('buffer');
 const EventEmitter = require('events');
 const { randomBytes } = require('crypto');
 

@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const { randomFillSync } = require('crypto');
 const {
   types: { isUint8Array }

@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const IdleTracker = require('./idle');
 const PerMessageDeflate = require('./permessage-deflate');
 const WebSocket = require('./websocket');

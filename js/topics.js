@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const PerMessageDeflate = require('./permessage-deflate');
 const Sender = require('./sender');
 const transport = require('./transport/native');

@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const { validateHeaderName, validateHeaderValue } = require('http');
 
 const debug = require('./debug');

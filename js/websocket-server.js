@@ -2,6 +2,7 @@
 
 'use strict';
 
+const { Buffer } = require('buffer');
 const EventEmitter = require('events');
 const http = require('http');
 const { Duplex } = require('stream');

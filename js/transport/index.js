@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const debug = require('../debug');
 const internals = require('../node-internals');
 const StreamConnection = require('./stream');

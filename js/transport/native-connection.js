@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const { getSystemErrorName } = require('util');
 
 const Sender = require('../sender');

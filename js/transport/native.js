@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const { markAsUntransferable } = require('worker_threads');
 
 const binding = require('../binding');

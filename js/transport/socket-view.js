@@ -1,5 +1,6 @@
 'use strict';
 
+const { Buffer } = require('buffer');
 const EventEmitter = require('events');
 
 const { native } = require('../binding');
